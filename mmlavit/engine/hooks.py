@@ -1,0 +1,57 @@
+"""Hooks of mmlavit."""
+from typing import Dict
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mmlavit.registry import register
+
+
+def collect_aux_losses(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
+    """Pop the auxiliary losses of every submodule that has ``pop_aux_losses()`` (e.g. LaViT's DP loss);
+    losses of the same name are summed."""
+    out: Dict[str, torch.Tensor] = {}
+    for m in model.modules():
+        pop = getattr(m, 'pop_aux_losses', None)
+        if m is not model and callable(pop):
+            for k, v in pop().items():
+                out[k] = out[k] + v if k in out else v
+    return out
+
+
+@register('hook')
+class AuxiliaryLossHook(Hook):
+    """Add the auxiliary losses of submodules to any model's loss dict — one mechanism for mmpretrain's
+    ``ImageClassifier``, mmdet's detectors and mmseg's ``EncoderDecoder``, with no forked model class.
+
+    ``BaseModel.train_step`` computes ``losses = model(..., mode='loss')`` then
+    ``model.parse_losses(losses)``. Before training this hook wraps the (unwrapped) model's
+    ``parse_losses`` so that the losses popped from submodules (e.g. ``loss_dp`` from
+    :class:`~mmlavit.models.LaViT`) are merged in first: they are summed into ``loss``, get gradients and
+    appear in the log like any head loss. Works under DDP (``MMDistributedDataParallel.train_step`` calls
+    the inner module's ``parse_losses``).
+
+    Config: ``custom_hooks = [dict(type='AuxiliaryLossHook')]``.
+    """
+    priority = 'VERY_HIGH'
+
+    def before_train(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        install_aux_losses(model)
+
+
+def install_aux_losses(model: torch.nn.Module) -> torch.nn.Module:
+    """Wrap ``model.parse_losses`` to merge the submodules' auxiliary losses (idempotent)."""
+    if getattr(model.parse_losses, '_mmlavit_aux', False):
+        return model
+    original = model.parse_losses
+
+    def parse_losses(losses):
+        for k, v in collect_aux_losses(model).items():
+            losses[k] = losses[k] + v if k in losses else v
+        return original(losses)
+
+    parse_losses._mmlavit_aux = True
+    model.parse_losses = parse_losses
+    return model

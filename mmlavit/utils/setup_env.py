@@ -1,0 +1,71 @@
+"""Process-wide set-up that ``import mmlavit`` performs once: the ``mmlavit::`` config scope and safe
+loading of mmengine checkpoints under torch's ``weights_only`` default."""
+import os.path as osp
+
+import numpy as np
+import torch
+
+
+def enable_mmlavit_config_scope() -> None:
+    """Make ``_base_ = 'mmlavit::lavit/xxx.py'`` resolve in any config parsed after ``import mmlavit``.
+
+    mmengine resolves ``pkg::`` bases only for the packages in its fixed ``MODULE2PACKAGE`` table and finds
+    the package through its distribution location, which for an editable (``pip install -e``) install is
+    ``site-packages`` rather than the source tree. We add ``mmlavit`` to the table and answer the location
+    lookup for ``mmlavit`` with this package's directory (which holds ``.mim/configs``). Other packages are
+    looked up exactly as before.
+
+    Where it does not work: a process that parses a config using ``mmlavit::`` *before* importing mmlavit
+    (e.g. mmdet's own ``tools/train.py``: ``custom_imports`` is applied only after the config is parsed).
+    Use our ``tools/train.py`` / ``tools/test.py``, import mmlavit first, or use a relative ``_base_`` path.
+    """
+    from mmengine.config import config as config_mod
+    from mmengine.config import utils as config_utils
+
+    config_utils.MODULE2PACKAGE.setdefault('mmlavit', 'mmlavit')
+    original = config_mod.get_installed_path
+    if getattr(original, '_mmlavit', False):
+        return
+    here = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+    def get_installed_path(package: str) -> str:
+        if package == 'mmlavit':
+            return here
+        return original(package)
+
+    get_installed_path._mmlavit = True
+    config_mod.get_installed_path = get_installed_path
+
+
+def allow_mmengine_checkpoint_types() -> None:
+    """Allow exactly the non-tensor types that mmengine 0.10.7 writes into its checkpoints.
+
+    Since torch 2.6 ``torch.load`` defaults to ``weights_only=True`` and mmengine 0.10.7 calls it without
+    the argument, so ``--resume`` and ``load_from`` of mmengine's own checkpoints fail on the message hub's
+    ``HistoryBuffer`` and the numpy arrays/scalars inside it. Rather than switching the safety off, we add
+    those types to torch's allow-list of safe globals (``torch.serialization.add_safe_globals``).
+    """
+    add = getattr(torch.serialization, 'add_safe_globals', None)
+    if add is None:  # torch < 2.4: weights_only is not the default, nothing to do
+        return
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    core = np._core if hasattr(np, '_core') else np.core  # numpy 2 renamed numpy.core
+    safe = [HistoryBuffer, np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar]
+    # numpy >= 1.25 pickles dtypes by their class (numpy.dtypes.Float64DType, ...)
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        safe += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
+    add(safe)
+
+
+_DONE = False
+
+
+def setup_mmlavit_env() -> None:
+    """Idempotent; called by ``import mmlavit``."""
+    global _DONE
+    if not _DONE:
+        enable_mmlavit_config_scope()
+        allow_mmengine_checkpoint_types()
+        _DONE = True

@@ -1,0 +1,77 @@
+"""Setup for mmlavit.
+
+Like the OpenMMLab packages, the repository's ``configs/`` and ``tools/`` are shipped inside the package
+under ``mmlavit/.mim`` (symlinked for an editable install, copied into wheels), so that installed users can
+write ``_base_ = 'mmlavit::lavit/lavit-tiny_8xb128_in1k.py'`` and ``mim`` finds our configs.
+"""
+import os
+import os.path as osp
+import shutil
+import sys
+
+from setuptools import find_packages, setup
+
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+def get_version():
+    ns = {}
+    with open(osp.join(HERE, 'mmlavit', 'version.py')) as f:
+        exec(f.read(), ns)
+    return ns['__version__']
+
+
+def add_mim_extension():
+    """Place configs/ and tools/ under mmlavit/.mim (symlinks in a source tree, copies for a wheel)."""
+    building = any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel'))
+    mim_dir = osp.join(HERE, 'mmlavit', '.mim')
+    os.makedirs(mim_dir, exist_ok=True)
+    for name in ('configs', 'tools', 'model-index.yml'):
+        src, dst = osp.join(HERE, name), osp.join(mim_dir, name)
+        if not osp.exists(src):
+            continue
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if building:
+            (shutil.copytree if osp.isdir(src) else shutil.copyfile)(src, dst)
+        else:
+            os.symlink(osp.relpath(src, mim_dir), dst, target_is_directory=osp.isdir(src))
+
+
+def readme():
+    with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
+        return f.read()
+
+
+add_mim_extension()
+
+setup(
+    name='mmlavit',
+    version=get_version(),
+    description='LaViT, CLKD/TRG distillation and GP-MAML few-shot learning as an OpenMMLab 2.x plugin',
+    long_description=readme(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools', 'docs')),
+    include_package_data=True,
+    package_data={'mmlavit': ['.mim/model-index.yml', '.mim/configs/**/*.py', '.mim/tools/**/*', '.mim/tools/*']},
+    python_requires='>=3.8',
+    install_requires=[
+        'torch>=2.0,<2.14',
+        'torchvision>=0.15',
+        'setuptools>=77.0.3,<82',
+        'mmengine==0.10.7',
+        'mmcv==2.1.0',
+        'mmdet==3.3.0',
+        'mmsegmentation==1.2.2',
+        'mmpretrain==1.2.0',
+        'ftfy',
+        'regex',
+        'pycocotools',
+        'scipy',
+        'matplotlib',
+    ],
+    extras_require={'tests': ['pytest', 'pytest-xdist', 'scikit-learn']},
+    zip_safe=False,
+)

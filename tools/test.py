@@ -1,0 +1,106 @@
+# Copyright (c) mmlavit contributors. Test (evaluate) a checkpoint with an mmpretrain/mmdet/mmseg config.
+"""Mirrors mmdet's ``tools/test.py``: ``--show-dir`` writes the predictions drawn on the images through the
+config's visualization hook (DetVisualizationHook, SegVisualizationHook or mmpretrain's VisualizationHook);
+``--out`` dumps the raw predictions."""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import mmlavit  # noqa: F401
+from mmengine.config import Config, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmlavit.utils import DatasetNotFoundError, check_dataset_paths
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the directory to save the file containing evaluation metrics')
+    parser.add_argument('--out', type=str, help='dump predictions to a pickle file for offline evaluation')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument('--show-dir', help='directory where painted images will be saved. If specified, '
+                        'it will be automatically saved to the work_dir/timestamp/show_dir')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override some settings in the used config, xxx=yyy format')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--tta', action='store_true', help='test time augmentation (tta_model/tta_pipeline)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def trigger_visualization_hook(cfg, args):
+    hooks = cfg.get('default_hooks', {})
+    if 'visualization' not in hooks:
+        raise RuntimeError('--show/--show-dir need a "visualization" entry in default_hooks (as the stock '
+                           'mmdet/mmseg/mmpretrain default_runtime configs have).')
+    hook = hooks['visualization']
+    htype = str(hook.get('type', '')).split('.')[-1]
+    if htype == 'VisualizationHook':  # mmpretrain
+        hook['enable'] = True
+        if args.show_dir:
+            hook['out_dir'] = args.show_dir
+    else:  # mmdet DetVisualizationHook, mmseg SegVisualizationHook
+        hook['draw'] = True
+        if args.show_dir:
+            if htype == 'DetVisualizationHook':
+                hook['test_out_dir'] = args.show_dir
+            else:
+                cfg.visualizer['save_dir'] = args.show_dir
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+        if htype == 'SegVisualizationHook':
+            hook['interval'] = 1
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
+        print(f'error: checkpoint "{args.checkpoint}" does not exist.', file=sys.stderr)
+        return 2
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+    if args.tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            print('error: --tta needs tta_model and tta_pipeline in the config.', file=sys.stderr)
+            return 2
+        cfg.model = dict(**cfg.tta_model, module=cfg.model)
+        test_data_cfg = cfg.test_dataloader.dataset
+        while 'dataset' in test_data_cfg:
+            test_data_cfg = test_data_cfg['dataset']
+        test_data_cfg.pipeline = cfg.tta_pipeline
+    try:
+        check_dataset_paths(Config(dict(test_dataloader=cfg.test_dataloader)), args.config)
+    except DatasetNotFoundError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.out is not None:
+        assert args.out.endswith(('.pkl', '.pickle')), 'The dump file must be a pkl file.'
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    runner.test()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
