@@ -13,7 +13,7 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmlavit.utils import DatasetNotFoundError, check_dataset_paths
+from mmlavit.utils import DatasetNotFoundError, check_dataset_paths, init_cpu_dist_if_needed
 
 
 def parse_args(argv=None):
@@ -94,6 +94,7 @@ def main(argv=None):
         print(f'error: {e}', file=sys.stderr)
         return 2
 
+    init_cpu_dist_if_needed(args.launcher, cfg)  # gloo on CPU-only machines
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
         assert args.out.endswith(('.pkl', '.pickle')), 'The dump file must be a pkl file.'

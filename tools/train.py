@@ -13,7 +13,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmlavit.utils import DatasetNotFoundError, check_dataset_paths
+from mmlavit.utils import DatasetNotFoundError, check_dataset_paths, init_cpu_dist_if_needed
 
 
 def parse_args(argv=None):
@@ -85,6 +85,7 @@ def main(argv=None):
     except DatasetNotFoundError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    init_cpu_dist_if_needed(args.launcher, cfg)  # gloo on CPU-only machines
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
     return 0

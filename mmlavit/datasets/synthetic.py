@@ -116,7 +116,7 @@ def _place_objects(rng, size, n_obj, r_range):
     return placed
 
 
-def make_coco(root: str, num_train: int = 64, num_val: int = 16, img_size: Tuple[int, int] = (192, 256),
+def make_coco(root: str, num_train: int = 160, num_val: int = 32, img_size: Tuple[int, int] = (192, 256),
               max_objects: int = 4, seed: int = 0) -> Dict[str, str]:
     """Write a COCO-format instance segmentation dataset under ``root``; returns the annotation paths."""
     rng = np.random.default_rng(seed)
@@ -215,7 +215,7 @@ def draw_class_image(spec: dict, size: int, rng: np.random.Generator) -> np.ndar
 
 
 def make_imagenet(root: str, num_classes: int = 10, train_per_class: int = 40, val_per_class: int = 10,
-                  img_size: int = 32, seed: int = 0) -> Dict[str, str]:
+                  img_size: int = 64, seed: int = 0) -> Dict[str, str]:
     """ImageNet-style class folders ``{train,val}/<class>/*.png`` plus ``meta/{train,val}.txt`` lists
     (``<relative path> <label>``) and ``meta/classes.txt``."""
     rng = np.random.default_rng(seed)

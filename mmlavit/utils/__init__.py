@@ -1,4 +1,5 @@
 from .data_check import DatasetNotFoundError, check_dataset_paths
+from .dist import init_cpu_dist_if_needed
 from .setup_env import setup_mmlavit_env
 
-__all__ = ['DatasetNotFoundError', 'check_dataset_paths', 'setup_mmlavit_env']
+__all__ = ['DatasetNotFoundError', 'check_dataset_paths', 'init_cpu_dist_if_needed', 'setup_mmlavit_env']

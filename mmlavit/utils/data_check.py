@@ -76,6 +76,7 @@ def check_dataset_paths(cfg: Config, config_path: str = '<config>') -> None:
             msg.append("Point the config at your copy with --cfg-options, e.g. "
                        f"--cfg-options {loader}.dataset.data_root=/path/to/data (check every loader), ")
             if dtype in GENERATE_HINT:
-                msg.append(f'or generate a small offline dataset with `{GENERATE_HINT[dtype]}` '
-                           'and use the matching *_synth config.')
+                small = cfg.get('offline_config')
+                msg.append(f'or generate the small offline dataset with `{GENERATE_HINT[dtype]}`'
+                           + (f' and train the offline config {small}.' if small else '.'))
             raise DatasetNotFoundError(' '.join(msg))

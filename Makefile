@@ -1,0 +1,24 @@
+# The two set-up-and-run commands of the README. Both create .venv/ (tools/install_env.sh) when needed.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.mmlavit-installed
+DEMO_CFG ?= configs/lavit/mask-rcnn_lavit-t_fpn_synth-coco.py
+DEMO_DIR ?= work_dirs/demo_mask-rcnn_lavit-t
+PYTEST_ARGS ?=
+
+.PHONY: install demo test clean-venv
+
+install:
+	@bash tools/install_env.sh
+
+# Main job, offline: generate COCO-format shapes, train Mask R-CNN + LaViT-T, print CocoMetric bbox/segm mAP.
+demo: install
+	$(PY) tools/dataset_converters/generate_data.py coco data/synthetic_coco
+	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
+	@$(PY) tools/analysis_tools/print_metrics.py $(DEMO_DIR)
+
+test: install
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,10 @@
+# Semantic FPN (stock mmseg model base) with a LaViT-T backbone.
+_base_ = 'mmseg::_base_/models/fpn_r50.py'
+custom_imports = dict(imports=['mmlavit'], allow_failed_imports=False)
+model = dict(
+    pretrained=None,  # mmseg's EncoderDecoder would pass it into the backbone; LaViT uses init_cfg
+    backbone=dict(_delete_=True, type='LaViT', arch='tiny', out_indices=(0, 1, 2, 3), drop_path_rate=0.1,
+                  dp_loss_weight=0.1),
+    neck=dict(in_channels=[64, 128, 320, 512]),
+    decode_head=dict(num_classes=150))
+custom_hooks = [dict(type='AuxiliaryLossHook')]

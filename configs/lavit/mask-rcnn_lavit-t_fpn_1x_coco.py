@@ -1,0 +1,15 @@
+# Mask R-CNN 1x on COCO 2017 with LaViT-T: stock mmdet bases; only the backbone, the neck's input channels
+# and the optimizer change (AdamW lr 1e-4, wd 1e-4, as the paper's detection recipe).
+_base_ = [
+    '../_base_/models/mask-rcnn_lavit-t_fpn.py',
+    'mmdet::_base_/datasets/coco_instance.py',
+    'mmdet::_base_/schedules/schedule_1x.py',
+    'mmdet::_base_/default_runtime.py',
+]
+# A LaViT ImageNet checkpoint, e.g. from `tools/train.py configs/lavit/lavit-t_8xb128_in1k.py`.
+pretrained = 'work_dirs/lavit-t_8xb128_in1k/epoch_300.pth'
+model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=1e-4))
+# where tools/train.py points users without COCO
+offline_config = 'configs/lavit/mask-rcnn_lavit-t_fpn_synth-coco.py'
