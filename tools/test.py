@@ -23,8 +23,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the directory to save the file containing evaluation metrics')
     parser.add_argument('--out', type=str, help='dump predictions to a pickle file for offline evaluation')
     parser.add_argument('--show', action='store_true', help='show prediction results')
-    parser.add_argument('--show-dir', help='directory where painted images will be saved. If specified, '
-                        'it will be automatically saved to the work_dir/timestamp/show_dir')
+    parser.add_argument('--show-dir', help='directory where painted images will be saved (a relative path '
+                        'lands under the work dir: work_dir/<timestamp>/show_dir for mmdet, work_dir/show_dir '
+                        'for mmpretrain; mmseg uses it as the visualizer save_dir)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override some settings in the used config, xxx=yyy format')
@@ -44,12 +45,15 @@ def trigger_visualization_hook(cfg, args):
                            'mmdet/mmseg/mmpretrain default_runtime configs have).')
     hook = hooks['visualization']
     htype = str(hook.get('type', '')).split('.')[-1]
-    if htype == 'VisualizationHook':  # mmpretrain
+    if htype == 'VisualizationHook':  # mmpretrain: draws every `interval`-th sample (default 5000)
         hook['enable'] = True
+        hook['interval'] = 1
         if args.show_dir:
-            hook['out_dir'] = args.show_dir
-    else:  # mmdet DetVisualizationHook, mmseg SegVisualizationHook
+            hook['out_dir'] = (args.show_dir if osp.isabs(args.show_dir)
+                               else osp.join(cfg.work_dir, args.show_dir))
+    else:  # mmdet DetVisualizationHook (writes under work_dir/<timestamp>/), mmseg SegVisualizationHook
         hook['draw'] = True
+        hook['interval'] = 1
         if args.show_dir:
             if htype == 'DetVisualizationHook':
                 hook['test_out_dir'] = args.show_dir
@@ -58,8 +62,6 @@ def trigger_visualization_hook(cfg, args):
     if args.show:
         hook['show'] = True
         hook['wait_time'] = args.wait_time
-        if htype == 'SegVisualizationHook':
-            hook['interval'] = 1
     return cfg
 
 

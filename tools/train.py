@@ -13,7 +13,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmlavit.utils import DatasetNotFoundError, check_dataset_paths, init_cpu_dist_if_needed
+from mmlavit.utils import DatasetNotFoundError, check_inputs, init_cpu_dist_if_needed
 
 
 def parse_args(argv=None):
@@ -81,7 +81,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
     try:
-        check_dataset_paths(cfg, args.config)  # before the Runner creates anything in the work dir
+        check_inputs(cfg, args.config)  # data and pretrained checkpoints, before the work dir is touched
     except DatasetNotFoundError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

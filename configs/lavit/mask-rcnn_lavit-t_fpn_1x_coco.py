@@ -8,6 +8,7 @@ _base_ = [
 ]
 # A LaViT ImageNet checkpoint, e.g. from `tools/train.py configs/lavit/lavit-t_8xb128_in1k.py`.
 pretrained = 'work_dirs/lavit-t_8xb128_in1k/epoch_300.pth'
+pretrain_config = 'configs/lavit/lavit-t_8xb128_in1k.py'
 model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=1e-4))

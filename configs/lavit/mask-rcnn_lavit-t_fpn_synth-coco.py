@@ -1,5 +1,8 @@
 # Small offline variant: Mask R-CNN + LaViT-T on the generated COCO-format shapes, CPU in minutes,
 # evaluated by the stock CocoMetric (bbox + segm). The README's demo runs this config.
+# The backbone starts from the small classification config's checkpoint (train it first:
+#   python tools/train.py configs/lavit/lavit-t_synth-cls.py   -> work_dirs/lavit-t_synth-cls/epoch_15.pth),
+# loaded through init_cfg=Pretrained with prefix='backbone.' exactly as the COCO configs load ImageNet weights.
 # The heads are slimmed (128-channel FPN, 64-channel mask head) so that most of the time goes to training
 # steps rather than to 256-channel convolutions over tiny images.
 _base_ = [
@@ -9,8 +12,13 @@ _base_ = [
     'mmdet::_base_/default_runtime.py',
 ]
 ch = 128
+pretrained = 'work_dirs/lavit-t_synth-cls/epoch_15.pth'
+pretrain_config = 'configs/lavit/lavit-t_synth-cls.py'  # named by tools/train.py when the checkpoint is missing
+small_input_tiny = dict(_delete_=True, embed_dims=(64, 128, 320, 512), depths=(2, 4, 2, 2), num_heads=(1, 2, 5, 8),
+                        mlp_ratios=(4, 4, 2, 2), sr_ratios=(4, 2, 1, 1), num_va=(1, 1, 1, 1))
 model = dict(
-    backbone=dict(drop_path_rate=0.0),
+    backbone=dict(arch=small_input_tiny, drop_path_rate=0.0,
+                  init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(out_channels=ch),
     rpn_head=dict(in_channels=ch, feat_channels=ch, anchor_generator=dict(scales=[4])),
     roi_head=dict(

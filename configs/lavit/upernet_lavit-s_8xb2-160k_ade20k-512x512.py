@@ -8,6 +8,7 @@ _base_ = [
 ]
 crop_size = (512, 512)
 pretrained = 'work_dirs/lavit-s_8xb128_in1k/epoch_300.pth'
+pretrain_config = 'configs/lavit/lavit-s_8xb128_in1k.py'
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(arch='small', drop_path_rate=0.2,

@@ -80,3 +80,37 @@ def check_dataset_paths(cfg: Config, config_path: str = '<config>') -> None:
                 msg.append(f'or generate the small offline dataset with `{GENERATE_HINT[dtype]}`'
                            + (f' and train the offline config {small}.' if small else '.'))
             raise DatasetNotFoundError(' '.join(msg))
+
+
+def _pretrained(node, path='model'):
+    """Yield (config key, checkpoint) of every ``init_cfg=dict(type='Pretrained', checkpoint=...)``."""
+    if isinstance(node, dict):
+        init = node.get('init_cfg')
+        for item in (init if isinstance(init, list) else [init]):
+            if isinstance(item, dict) and item.get('type') == 'Pretrained' and item.get('checkpoint'):
+                yield f'{path}.init_cfg', item['checkpoint']
+        for k, v in node.items():
+            if k != 'init_cfg':
+                yield from _pretrained(v, f'{path}.{k}')
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _pretrained(v, f'{path}[{i}]')
+
+
+def check_pretrained_paths(cfg: Config, config_path: str = '<config>') -> None:
+    """Raise :class:`DatasetNotFoundError` when a local ``Pretrained`` checkpoint of the model is missing
+    (remote URLs and ``open-mmlab://``-style names are left to mmengine)."""
+    for key, ckpt in _pretrained(cfg.get('model')):
+        if '://' in ckpt or osp.exists(ckpt):
+            continue
+        hint = cfg.get('pretrain_config')
+        raise DatasetNotFoundError(
+            f'{config_path}: {key} loads "{ckpt}", which does not exist. '
+            + (f'Train it first with `python tools/train.py {hint}`, ' if hint else 'Point it at your checkpoint, ')
+            + f'or train from scratch with --cfg-options {key}=None.')
+
+
+def check_inputs(cfg: Config, config_path: str = '<config>') -> None:
+    """All fail-fast checks of the tools: dataset paths and pretrained checkpoints."""
+    check_dataset_paths(cfg, config_path)
+    check_pretrained_paths(cfg, config_path)

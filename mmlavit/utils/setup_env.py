@@ -1,5 +1,6 @@
 """Process-wide set-up that ``import mmlavit`` performs once: the ``mmlavit::`` config scope and safe
 loading of mmengine checkpoints under torch's ``weights_only`` default."""
+import codecs
 import os.path as osp
 
 import numpy as np
@@ -44,14 +45,26 @@ def allow_mmengine_checkpoint_types() -> None:
     the argument, so ``--resume`` and ``load_from`` of mmengine's own checkpoints fail on the message hub's
     ``HistoryBuffer`` and the numpy arrays/scalars inside it. Rather than switching the safety off, we add
     those types to torch's allow-list of safe globals (``torch.serialization.add_safe_globals``).
+
+    Limitation: checkpoints written by mmengine *without* mmlavit imported may hold ``getattr`` records
+    (see below) and still need ``weights_only=False`` from a trusted source.
     """
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is None:  # torch < 2.4: weights_only is not the default, nothing to do
         return
     from mmengine.logging.history_buffer import HistoryBuffer
 
+    # A HistoryBuffer may carry a dict of its statistics *functions* in its instance state, which pickle
+    # writes as ``getattr(HistoryBuffer, 'min')``; allowing ``getattr`` would open attribute access on any
+    # allowed object. Instead buffers pickle as their constructor call with plain arrays — still loadable
+    # by a stock mmengine — and only the data types below need allowing.
+    if '__reduce__' not in vars(HistoryBuffer):
+        HistoryBuffer.__reduce__ = lambda self: (HistoryBuffer, (self._log_history, self._count_history,
+                                                                 self.max_length))
+
     core = np._core if hasattr(np, '_core') else np.core  # numpy 2 renamed numpy.core
-    safe = [HistoryBuffer, np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar]
+    safe = [HistoryBuffer, np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar,
+            codecs.encode]
     # numpy >= 1.25 pickles dtypes by their class (numpy.dtypes.Float64DType, ...)
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:

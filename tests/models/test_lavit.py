@@ -93,6 +93,21 @@ def test_conv_transform_is_a_matrix_product_and_identity_at_init():
     assert torch.allclose(attn.transform(scores, q_hw, k_hw), scores, atol=1e-6)
 
 
+@pytest.mark.parametrize('k', [3, 5])
+@pytest.mark.parametrize('axis', ['key', 'query'])
+def test_grid_conv_equals_depthwise_conv2d(axis, k):
+    torch.manual_seed(k)
+    b, h, q_hw, k_hw = 2, 3, (3, 4), (2, 3)
+    scores, w = torch.randn(b, h, 12, 6), torch.randn(h, 1, k, k)
+    if axis == 'key':  # each query's keys as an image
+        x = scores.permute(0, 2, 1, 3).reshape(b * 12, h, *k_hw)
+        ref = F.conv2d(x, w, padding=k // 2, groups=h).reshape(b, 12, h, 6).permute(0, 2, 1, 3)
+    else:  # each key's queries as an image
+        x = scores.permute(0, 3, 1, 2).reshape(b * 6, h, *q_hw)
+        ref = F.conv2d(x, w, padding=k // 2, groups=h).reshape(b, 6, h, 12).permute(0, 2, 3, 1)
+    assert torch.allclose(_grid_conv(scores, w, axis, q_hw, k_hw), ref, atol=1e-5)
+
+
 def test_full_transform_option():
     m = LaViT('tiny', la_transform='full', img_size=64).eval()
     out = m(torch.randn(1, 3, 64, 64))

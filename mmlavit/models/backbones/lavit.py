@@ -89,21 +89,35 @@ class DWConvFFN(nn.Module):
 
 
 def _grid_conv(scores: torch.Tensor, weight: torch.Tensor, axis: str, q_hw: HW, k_hw: HW) -> torch.Tensor:
-    """Apply a per-head depth-wise conv (``weight``: (heads, 1, k, k)) to the score map along one axis.
+    """Apply a per-head k×k cross-correlation (``weight``: (heads, 1, k, k), zero padding, like a
+    depth-wise ``F.conv2d``) to the score map along one axis.
 
     ``axis='key'``: each query's row of keys is seen as a (Hk, Wk) image — a banded linear map Θ on the
-    key axis (``A·Θᵀ``). ``axis='query'``: each key's column of queries as a (Hq, Wq) image — Ψ·A.
+    key axis (``A·Θᵀ``). ``axis='query'``: each key's column of queries as a (Hq, Wq) image — ``Ψ·A``.
     ``scores``: (B, h, N, M) -> (B, h, N, M).
+
+    Computed as k² shifted multiply-adds over the padded grid (O(k²·N·M), no transposes): running it as
+    ``conv2d`` over B·N tiny images is many times slower on CPU, above all in the backward pass.
     """
     b, h, n, m = scores.shape
     k = weight.shape[-1]
+    p = k // 2
+    w = weight.reshape(h, k, k)
     if axis == 'key':
-        x = scores.permute(0, 2, 1, 3).reshape(b * n, h, *k_hw)
-        x = F.conv2d(x, weight, padding=k // 2, groups=h)
-        return x.reshape(b, n, h, m).permute(0, 2, 1, 3)
-    x = scores.permute(0, 3, 1, 2).reshape(b * m, h, *q_hw)
-    x = F.conv2d(x, weight, padding=k // 2, groups=h)
-    return x.reshape(b, m, h, n).permute(0, 2, 3, 1)
+        gh, gw = k_hw
+        x = F.pad(scores.reshape(b, h, n, gh, gw), (p, p, p, p))
+        view = lambda i, j: x[..., i:i + gh, j:j + gw]  # noqa: E731
+    else:
+        gh, gw = q_hw
+        x = F.pad(scores.reshape(b, h, gh, gw, m), (0, 0, p, p, p, p))
+        view = lambda i, j: x[:, :, i:i + gh, j:j + gw, :]  # noqa: E731
+    shape = (1, h, 1, 1, 1)
+    out = None
+    for i in range(k):
+        for j in range(k):
+            term = w[:, i, j].reshape(shape) * view(i, j)
+            out = term if out is None else out + term
+    return out.reshape(b, h, n, m)
 
 
 def _delta_kernel(heads: int, k: int) -> torch.Tensor:
