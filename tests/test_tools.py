@@ -136,7 +136,11 @@ def test_downstream_small_configs_train_and_evaluate(name, tool, coco_root, ade_
     else:
         opts = [*_data_opts(ade_root), 'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
                 'default_hooks.checkpoint.interval=4']
-    opts += _fast() + ['model.backbone.init_cfg=None']  # from scratch: no classifier checkpoint here
+    if name == 'retinanet':  # after 4 iterations no score passes the focal-loss prior's 0.05 threshold
+        opts.append('model.test_cfg.score_thr=0.0')
+    opts += _fast()
+    if name == 'mask-rcnn':  # from scratch: the small classifier's checkpoint is not needed here
+        opts.append('model.backbone.init_cfg=None')
     res = _ok(tool(['tools/train.py', cfg, '--work-dir', wd, '--cfg-options', *opts]))
     assert metric in res.stdout + res.stderr
     assert any('loss_dp' in r for r in _scalars(wd))

@@ -11,4 +11,3 @@ model = dict(data_preprocessor=dict(size={{_base_.crop_size}}),
              backbone=dict(drop_path_rate=0.0),
              neck=dict(out_channels=128),
              decode_head=dict(in_channels=[128, 128, 128, 128], channels=64, norm_cfg=norm_cfg))
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(by_epoch=False, interval=400, max_keep_ckpts=1))

@@ -10,4 +10,3 @@ model = dict(data_preprocessor=dict(size={{_base_.crop_size}}),
              backbone=dict(drop_path_rate=0.0),
              decode_head=dict(channels=128, norm_cfg=norm_cfg),
              auxiliary_head=dict(channels=64, norm_cfg=norm_cfg))
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(by_epoch=False, interval=400, max_keep_ckpts=1))

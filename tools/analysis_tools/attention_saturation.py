@@ -30,15 +30,19 @@ def load_images(cfg, model, n):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--model', nargs=3, action='append', metavar=('NAME', 'CONFIG', 'CHECKPOINT'), required=True)
+    p.add_argument('--model', nargs=3, action='append', metavar=('NAME', 'CONFIG', 'CHECKPOINT'), required=True,
+                   help="a model to report; CHECKPOINT 'none' = untrained")
     p.add_argument('--num-images', type=int, default=64)
+    p.add_argument('--data-root', help="override the first config's val_dataloader.dataset.data_root")
     p.add_argument('--out-dir', default='work_dirs/saturation')
     a = p.parse_args(argv)
     os.makedirs(a.out_dir, exist_ok=True)
     results = {}
     images = None
     for name, config, ckpt in a.model:
-        cfg, model = build_model(config, ckpt)
+        cfg, model = build_model(config, None if ckpt == 'none' else ckpt)
+        if a.data_root:
+            cfg.val_dataloader.dataset.data_root = a.data_root
         if images is None:  # the same images (from the first config's val set) for every model
             images = load_images(cfg, model, a.num_images)
         maps, where = attention_maps(model, images)
