@@ -74,7 +74,7 @@ def check_dataset_paths(cfg: Config, config_path: str = '<config>') -> None:
             if dtype in LAYOUT_HINT:
                 msg.append(f'Expected layout: {LAYOUT_HINT[dtype]}.')
             msg.append("Point the config at your copy with --cfg-options, e.g. "
-                       f"--cfg-options {loader}.dataset.data_root=/path/to/data (check every loader), ")
+                       f"--cfg-options {loader}.dataset.data_root=/path/to/data (and the other loaders' and evaluators' paths),")
             if dtype in GENERATE_HINT:
                 small = cfg.get('offline_config')
                 msg.append(f'or generate the small offline dataset with `{GENERATE_HINT[dtype]}`'
