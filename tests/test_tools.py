@@ -40,7 +40,9 @@ CLS = 'configs/lavit/lavit-t_synth-cls.py'
 
 def test_classification_train_resume_test_load_from(tool, cls_root, tmp_path):
     wd = str(tmp_path / 'wd')
+    # the fixture has 4 classes: the head must match or the visualiser indexes past the class names
     opts = ['--cfg-options', *_data_opts(cls_root), *_fast(bs=8), 'train_cfg.val_interval=1',
+            'model.head.num_classes=4', 'data_preprocessor.num_classes=4',
             'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1']
     _ok(tool(['tools/train.py', CLS, '--work-dir', wd, *opts, 'train_cfg.max_epochs=1']))
     ck1 = torch.load(osp.join(wd, 'epoch_1.pth'), map_location='cpu')  # weights_only default: allowed types
@@ -60,7 +62,8 @@ def test_classification_train_resume_test_load_from(tool, cls_root, tmp_path):
 
     # test.py evaluates the checkpoint; --show-dir writes painted images
     res = _ok(tool(['tools/test.py', CLS, osp.join(wd, 'epoch_2.pth'), '--work-dir', str(tmp_path / 'test'),
-                    '--show-dir', 'vis', '--cfg-options', *_data_opts(cls_root), *_fast()]))
+                    '--show-dir', 'vis', '--cfg-options', *_data_opts(cls_root), *_fast(),
+                    'model.head.num_classes=4', 'data_preprocessor.num_classes=4']))
     assert 'accuracy/top1' in res.stdout + res.stderr
     assert glob.glob(str(tmp_path / 'test' / 'vis' / '*.png'))
 

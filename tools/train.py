@@ -4,7 +4,6 @@ build it. mmlavit is imported first, so our types and ``_base_ = 'mmlavit::...'`
 import argparse
 import logging
 import os
-import os.path as osp
 import sys
 
 import mmlavit  # noqa: F401  (registers our types, the mmlavit:: config scope, safe checkpoint loading)
@@ -13,7 +12,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmlavit.utils import DatasetNotFoundError, check_inputs, init_cpu_dist_if_needed
+from mmlavit.utils import DatasetNotFoundError, check_inputs, init_cpu_dist_if_needed, load_config
 
 
 def parse_args(argv=None):
@@ -40,14 +39,7 @@ def parse_args(argv=None):
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
