@@ -1,0 +1,47 @@
+"""Class-aware logit KD, CLKD (Zhang, Liu, Hopcroft, He; arXiv 2211.14773)."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mmlavit.registry import register
+
+
+def _rownorm(z: torch.Tensor) -> torch.Tensor:
+    return F.normalize(z, p=2, dim=1)
+
+
+def class_correlation(z: torch.Tensor) -> torch.Tensor:
+    """``B = (Z − mean)ᵀ (Z − mean) / (N − 1)``: the (C, C) class covariance over the batch."""
+    zc = z - z.mean(dim=0, keepdim=True)
+    return zc.t() @ zc / max(z.shape[0] - 1, 1)
+
+
+@register('model')
+class CLKDLoss(nn.Module):
+    """``L = μ · (L_ins + β · L_cla) + ν · L_cc`` (the student's own CE, λ = 0.1 in the paper's
+    re-implementations, is the student head's loss weight in the config).
+
+    * instance level ``L_ins = MSE(rownorm(Z_S), rownorm(Z_T))`` — each sample's logits L2-normalised;
+    * class level ``L_cla = MSE(rownorm(Z_Sᵀ), rownorm(Z_Tᵀ))`` — each class's logits across the batch
+      (so it depends on the batch size);
+    * class correlation ``L_cc = mean((B_S − B_T)²)`` with :func:`class_correlation`.
+
+    No temperature: the normalisation removes the logit scale. MSE is the mean over elements.
+    Inputs: ``student``, ``teacher`` logits ``(N, C)``, N ≥ 2; the teacher is detached.
+    """
+
+    def __init__(self, mu: float = 0.5, beta: float = 2.0, nu: float = 0.4, loss_weight: float = 1.0):
+        super().__init__()
+        self.mu, self.beta, self.nu, self.loss_weight = mu, beta, nu, loss_weight
+
+    def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+        if student.shape != teacher.shape or student.ndim != 2:
+            raise ValueError(f'CLKD needs (N, C) logits of the same shape, got {tuple(student.shape)} and '
+                             f'{tuple(teacher.shape)}')
+        if student.shape[0] < 2:
+            raise ValueError('CLKD needs a batch of at least 2 samples (class-level and correlation terms)')
+        teacher = teacher.detach()
+        ins = F.mse_loss(_rownorm(student), _rownorm(teacher))
+        cla = F.mse_loss(_rownorm(student.t()), _rownorm(teacher.t()))
+        cc = (class_correlation(student) - class_correlation(teacher)).pow(2).mean()
+        return self.loss_weight * (self.mu * (ins + self.beta * cla) + self.nu * cc)

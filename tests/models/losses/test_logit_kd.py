@@ -1,0 +1,81 @@
+"""KD, DKD and CLKD against hand-computed values (derivations in the comments)."""
+import math
+
+import pytest
+import torch
+
+from mmlavit.models.losses import CLKDLoss, DKDLoss, KDLoss, class_correlation
+from mmlavit.registry import MODELS
+
+L3, L2 = math.log(3), math.log(2)
+
+
+def test_kd_hand_computed_and_temperature():
+    s, t = torch.tensor([[0., 0.]]), torch.tensor([[L3, 0.]])
+    # T=1: p_T = [3/4, 1/4], p_S = [1/2, 1/2]; KL = 3/4 ln(3/2) + 1/4 ln(1/2)
+    assert KDLoss(temperature=1.)(s, t).item() == pytest.approx(0.75 * math.log(1.5) + 0.25 * math.log(0.5))
+    # T=2: p_T = softmax([ln3/2, 0]) = [√3, 1]/(√3+1); times T² = 4
+    a = math.sqrt(3) / (math.sqrt(3) + 1)
+    kl = a * math.log(a / 0.5) + (1 - a) * math.log((1 - a) / 0.5)
+    assert KDLoss(temperature=2.)(s, t).item() == pytest.approx(4 * kl, rel=1e-5)
+    # batchmean: a second identical row leaves the value unchanged; student == teacher gives zero
+    assert KDLoss(temperature=2.)(s.repeat(2, 1), t.repeat(2, 1)).item() == pytest.approx(4 * kl, rel=1e-5)
+    assert KDLoss()(t, t).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_dkd_hand_computed():
+    s = torch.zeros(1, 3)  # p_S = [1/3, 1/3, 1/3]
+    target = torch.tensor([0])
+    # teacher [ln2, 0, 0]: p_T = [1/2, 1/4, 1/4]; b_T = [1/2, 1/2], b_S = [1/3, 2/3]
+    # TCKD = 1/2 ln(3/2) + 1/2 ln(3/4); non-target parts are both uniform -> NCKD = 0
+    t = torch.tensor([[L2, 0., 0.]])
+    tckd = 0.5 * math.log(1.5) + 0.5 * math.log(0.75)
+    assert DKDLoss(alpha=1., beta=8., temperature=1.)(s, t, target).item() == pytest.approx(tckd, rel=1e-5)
+    # teacher [0, ln3, 0]: p_T = [1/5, 3/5, 1/5]; b_T = [1/5, 4/5]: TCKD = 1/5 ln(3/5) + 4/5 ln(6/5)
+    # non-target: q_T = [3/4, 1/4], q_S = [1/2, 1/2]: NCKD = 3/4 ln(3/2) + 1/4 ln(1/2)
+    t = torch.tensor([[0., L3, 0.]])
+    tckd = 0.2 * math.log(0.6) + 0.8 * math.log(1.2)
+    nckd = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    assert DKDLoss(alpha=1., beta=8., temperature=1.)(s, t, target).item() == pytest.approx(tckd + 8 * nckd,
+                                                                                          rel=1e-5)
+    assert DKDLoss(alpha=2., beta=0., temperature=1.)(s, t, target).item() == pytest.approx(2 * tckd, rel=1e-5)
+    assert DKDLoss()(t, t, target).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_clkd_hand_computed():
+    zs = torch.tensor([[1., 0.], [0., 1.]])
+    zt = torch.tensor([[1., 1.], [0., 2.]])
+    # instance: rownorm(Z_T) = [[1/√2, 1/√2], [0, 1]] vs identity -> ((1 − 1/√2)² + 1/2) / 4
+    ins = ((1 - 2 ** -0.5) ** 2 + 0.5) / 4
+    # class (transposes): rownorm(Z_Tᵀ) = [[1, 0], [1/√5, 2/√5]] vs identity -> (1/5 + (1 − 2/√5)²) / 4
+    cla = (0.2 + (1 - 2 / math.sqrt(5)) ** 2) / 4
+    # correlation: both centred batches are [[.5, −.5], [−.5, .5]] -> B_S = B_T, L_cc = 0
+    assert torch.allclose(class_correlation(zs), class_correlation(zt))
+    loss = CLKDLoss(mu=0.5, beta=2.0, nu=0.4)(zs, zt)
+    assert loss.item() == pytest.approx(0.5 * (ins + 2 * cla), rel=1e-5)
+    # scaling the teacher changes only the correlation term: B_T = [[2, −2], [−2, 2]], B_S as above
+    # -> every entry differs by 1.5, L_cc = 2.25; the normalised terms vanish
+    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4)(zs, 2 * zs).item() == pytest.approx(0.4 * 2.25, rel=1e-5)
+    assert CLKDLoss()(zt, zt).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_clkd_class_level_uses_the_batch_axis():
+    torch.manual_seed(0)
+    zs, zt = torch.randn(4, 3), torch.randn(4, 3)
+    only_cla = CLKDLoss(mu=1.0, beta=1.0, nu=0.0)(zs, zt) - CLKDLoss(mu=1.0, beta=0.0, nu=0.0)(zs, zt)
+    manual = ((zs.t() / zs.t().norm(dim=1, keepdim=True) - zt.t() / zt.t().norm(dim=1, keepdim=True)) ** 2).mean()
+    assert only_cla.item() == pytest.approx(manual.item(), rel=1e-5)
+    with pytest.raises(ValueError, match='at least 2'):
+        CLKDLoss()(zs[:1], zt[:1])
+
+
+@pytest.mark.parametrize('name,args', [('KDLoss', ()), ('DKDLoss', ('target',)), ('CLKDLoss', ())])
+def test_gradients_reach_only_the_student_and_registry(name, args):
+    loss_fn = MODELS.build(dict(type=name))
+    torch.manual_seed(1)
+    s = torch.randn(4, 5, requires_grad=True)
+    t = torch.randn(4, 5, requires_grad=True)
+    extra = [torch.tensor([0, 1, 2, 3])] if args else []
+    loss_fn(s, t, *extra).backward()
+    assert s.grad is not None and s.grad.abs().sum() > 0
+    assert t.grad is None
