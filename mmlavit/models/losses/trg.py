@@ -1,0 +1,123 @@
+"""Token-level relationship graph KD, TRG (Zhang, Liu, He; arXiv 2306.12442).
+
+``L_TRG = α · L_inner + β · L_local + γ · L_global`` (the paper's ``CE + λ·KD`` terms are the student's own
+loss and a :class:`KDLoss` in the config).
+
+* tokens: ViT patch tokens ``(B, N, D)`` (N a square number, class token removed) or CNN feature maps
+  ``(B, D, H, W)`` (each position a token); student and teacher grids are matched by adaptive average
+  pooling to the smaller one.
+* ``L_inner`` (contextual, within each image): ``MSE(softmax(F_S F_Sᵀ/√D_S), softmax(F_T F_Tᵀ/√D_T))`` over
+  all tokens of each image.
+* graph nodes: ``num_tokens`` positions sampled per image (the same positions for student and teacher), the
+  nodes of the whole batch together. Student tokens go through a linear projector to the teacher's dim.
+* ``L_local`` (neighbourhood): Gaussian-kernel k-NN graphs ``A_ij = exp(−‖t_i − t_j‖²/2σ)``, σ = the median
+  squared distance (detached); for each node, the distribution over its teacher k-NN (row-wise softmax of the
+  adjacency restricted to those neighbours) of student vs teacher, by ``KL(P_T ‖ P_S)``. (Our choice: the
+  same neighbour set for both graphs, so that the rows compare the same edges.)
+* ``L_global`` (topology): InfoNCE between projected, L2-normalised student nodes and teacher nodes — the
+  positive is the same position, negatives the other sampled nodes — at temperature τ, which decays from
+  ``tau_start`` to ``tau_end`` on a cosine as training progresses (:meth:`set_progress`, 0 → 1).
+
+Not in the paper's readable text (ours, in the config): k = 8, σ = median, 16 tokens per image, τ 0.5 → 0.07.
+"""
+import math
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mmlavit.registry import register
+
+
+def to_token_grid(x: torch.Tensor) -> torch.Tensor:
+    """``(B, N, D)`` tokens (N square) or ``(B, D, H, W)`` maps -> ``(B, D, H, W)``."""
+    if x.ndim == 4:
+        return x
+    if x.ndim != 3:
+        raise ValueError(f'expected (B, N, D) tokens or (B, D, H, W) maps, got shape {tuple(x.shape)}')
+    b, n, d = x.shape
+    side = int(round(math.sqrt(n)))
+    if side * side != n:
+        raise ValueError(f'{n} tokens do not form a square grid: drop the class/distillation tokens or pass '
+                         '(B, D, H, W) feature maps')
+    return x.transpose(1, 2).reshape(b, d, side, side)
+
+
+def match_grids(s: torch.Tensor, t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Pool both ``(B, D, H, W)`` maps to the smaller grid; return ``(B, N, D)`` tokens."""
+    hw = (min(s.shape[2], t.shape[2]), min(s.shape[3], t.shape[3]))
+    s, t = F.adaptive_avg_pool2d(s, hw), F.adaptive_avg_pool2d(t, hw)
+    return s.flatten(2).transpose(1, 2), t.flatten(2).transpose(1, 2)
+
+
+def contextual_loss(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
+    """``L_inner``: MSE between per-image token self-similarity maps ``softmax(F Fᵀ/√D)``; ``(B, N, D)``."""
+    ps = torch.softmax(fs @ fs.transpose(1, 2) / math.sqrt(fs.shape[-1]), dim=-1)
+    pt = torch.softmax(ft @ ft.transpose(1, 2) / math.sqrt(ft.shape[-1]), dim=-1)
+    return F.mse_loss(ps, pt)
+
+
+def knn_graph(x: torch.Tensor, k: int, neighbours: Optional[torch.Tensor] = None):
+    """Gaussian-kernel k-NN adjacency of nodes ``x`` ``(V, D)``: returns ``(A restricted to the neighbours
+    (V, k), neighbour indices (V, k))``. ``neighbours`` reuses a given neighbour set."""
+    d2 = torch.cdist(x, x).pow(2)
+    off = ~torch.eye(len(x), dtype=torch.bool, device=x.device)
+    sigma = d2[off].median().detach().clamp_min(1e-12)
+    if neighbours is None:
+        neighbours = d2.masked_fill(~off, float('inf')).topk(k, dim=1, largest=False).indices
+    return torch.exp(-d2.gather(1, neighbours) / (2 * sigma)), neighbours
+
+
+@register('model')
+class TRGLoss(nn.Module):
+    """See the module docstring. ``forward(student, teacher)`` returns a dict of the three weighted terms
+    (``loss_trg_inner``, ``loss_trg_local``, ``loss_trg_global``), so each shows in the log.
+
+    Args:
+        student_dim, teacher_dim: token dims (the projector maps student → teacher).
+        num_tokens: tokens sampled per image for the graph; k: neighbours; alpha/beta/gamma: weights.
+        tau_start, tau_end: InfoNCE temperature schedule endpoints.
+    """
+
+    def __init__(self, student_dim: int, teacher_dim: int, num_tokens: int = 16, k: int = 8,
+                 alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0, tau_start: float = 0.5,
+                 tau_end: float = 0.07):
+        super().__init__()
+        self.projector = nn.Linear(student_dim, teacher_dim)
+        self.num_tokens, self.k = num_tokens, k
+        self.alpha, self.beta, self.gamma = alpha, beta, gamma
+        self.tau_start, self.tau_end = tau_start, tau_end
+        self.register_buffer('progress', torch.zeros(()), persistent=False)
+
+    def set_progress(self, p: float) -> None:
+        """Training progress in [0, 1] (e.g. iteration / max_iters) for the temperature schedule."""
+        self.progress.fill_(min(max(float(p), 0.0), 1.0))
+
+    @property
+    def tau(self) -> float:
+        c = 0.5 * (1 + math.cos(math.pi * float(self.progress)))
+        return self.tau_end + (self.tau_start - self.tau_end) * c
+
+    def sample(self, fs: torch.Tensor, ft: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The same ``num_tokens`` random positions of every image: ``(B·k, D_S)``, ``(B·k, D_T)``."""
+        b, n, _ = fs.shape
+        m = min(self.num_tokens, n)
+        idx = torch.rand(b, n, device=fs.device).argsort(dim=1)[:, :m]
+        pick = lambda f: f.gather(1, idx[..., None].expand(-1, -1, f.shape[-1])).flatten(0, 1)  # noqa: E731
+        return pick(fs), pick(ft)
+
+    def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> Dict[str, torch.Tensor]:
+        fs, ft = match_grids(to_token_grid(student), to_token_grid(teacher.detach()))
+        inner = contextual_loss(fs, ft)
+        ns, nt = self.sample(fs, ft)
+        ps = self.projector(ns)
+        k = min(self.k, len(nt) - 1)
+        a_t, nbr = knn_graph(nt, k)
+        a_s, _ = knn_graph(ps, k, nbr)
+        local = F.kl_div(F.log_softmax(a_s, dim=1), F.log_softmax(a_t, dim=1), reduction='batchmean',
+                         log_target=True)
+        logits = F.normalize(ps, dim=1) @ F.normalize(nt, dim=1).t() / self.tau
+        glob = F.cross_entropy(logits, torch.arange(len(nt), device=nt.device))
+        return dict(loss_trg_inner=self.alpha * inner, loss_trg_local=self.beta * local,
+                    loss_trg_global=self.gamma * glob)

@@ -1,0 +1,71 @@
+"""TRG loss: hand-computed terms, zero cases, shapes and gradients."""
+import math
+
+import pytest
+import torch
+
+from mmlavit.models.losses import TRGLoss, contextual_loss
+from mmlavit.models.losses.trg import knn_graph, to_token_grid
+
+
+def test_contextual_loss_hand_computed():
+    # one image, two 1-d tokens; student F = [[1], [0]] -> F Fᵀ = [[1, 0], [0, 0]], √D = 1
+    # rows: softmax([1, 0]) = [e/(e+1), 1/(e+1)], softmax([0, 0]) = [1/2, 1/2]
+    # teacher F = [[0], [0]] -> all rows [1/2, 1/2]; MSE = 2·(e/(e+1) − 1/2)² / 4
+    fs, ft = torch.tensor([[[1.], [0.]]]), torch.zeros(1, 2, 1)
+    a = math.e / (math.e + 1)
+    assert contextual_loss(fs, ft).item() == pytest.approx(2 * (a - 0.5) ** 2 / 4, rel=1e-6)
+    assert contextual_loss(ft, ft).item() == 0.0
+
+
+def test_knn_graph_gaussian_kernel():
+    x = torch.tensor([[0.], [1.], [3.]])
+    a, nbr = knn_graph(x, 1)
+    # squared distances: 1, 9, 4 -> median σ = 4; nearest of node 0 is 1 (d²=1), of 1 is 0, of 2 is 1 (d²=4)
+    assert nbr.squeeze(1).tolist() == [1, 0, 1]
+    assert torch.allclose(a.squeeze(1), torch.exp(-torch.tensor([1., 1., 4.]) / 8))
+
+
+def test_global_term_hand_computed_and_schedule():
+    loss = TRGLoss(2, 2, num_tokens=2, k=1, alpha=0., beta=0., gamma=1.)
+    with torch.no_grad():
+        loss.projector.weight.copy_(torch.eye(2))
+        loss.projector.bias.zero_()
+    # a 1x2 "image" of two orthogonal tokens for both: similarities [[1, 0], [0, 1]] / τ;
+    # InfoNCE = −log(e^{1/τ} / (e^{1/τ} + 1)) per node
+    tokens = torch.tensor([[[1., 0.], [0., 1.]]]).transpose(1, 2).reshape(1, 2, 1, 2)
+    out = loss(tokens, tokens)
+    tau = 0.5
+    assert out['loss_trg_global'].item() == pytest.approx(-math.log(math.exp(1 / tau) / (math.exp(1 / tau) + 1)),
+                                                         rel=1e-5)
+    assert loss.tau == pytest.approx(0.5)
+    loss.set_progress(1.0)
+    assert loss.tau == pytest.approx(0.07)
+    loss.set_progress(0.5)
+    assert loss.tau == pytest.approx((0.5 + 0.07) / 2)
+
+
+def test_zero_local_and_inner_when_student_equals_teacher():
+    torch.manual_seed(0)
+    loss = TRGLoss(8, 8, num_tokens=6, k=3)
+    with torch.no_grad():
+        loss.projector.weight.copy_(torch.eye(8))
+        loss.projector.bias.zero_()
+    f = torch.randn(2, 8, 4, 4)
+    out = loss(f, f)
+    assert out['loss_trg_inner'].item() == pytest.approx(0.0, abs=1e-7)
+    assert out['loss_trg_local'].item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_different_dims_grids_and_gradients():
+    torch.manual_seed(0)
+    loss = TRGLoss(student_dim=16, teacher_dim=32, num_tokens=4, k=2)
+    s = torch.randn(3, 64, 16, requires_grad=True)  # ViT tokens, 8x8 grid
+    t = torch.randn(3, 32, 4, 4, requires_grad=True)  # CNN map, 4x4 grid (student is pooled to it)
+    out = loss(s, t)
+    assert set(out) == {'loss_trg_inner', 'loss_trg_local', 'loss_trg_global'}
+    sum(out.values()).backward()
+    assert s.grad.abs().sum() > 0 and loss.projector.weight.grad.abs().sum() > 0
+    assert t.grad is None
+    with pytest.raises(ValueError, match='square'):
+        to_token_grid(torch.randn(1, 65, 4))
