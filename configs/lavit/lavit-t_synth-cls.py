@@ -5,14 +5,11 @@ _base_ = 'mmpretrain::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmlavit'], allow_failed_imports=False)
 
 data_root = 'data/synthetic_imagenet'
-# LaViT-T with lower spatial-reduction ratios for small inputs (64 px here; the generated detection data
-# reuses it so that this checkpoint initialises the synth detectors' backbones).
-small_input_tiny = dict(embed_dims=(64, 128, 320, 512), depths=(2, 4, 2, 2), num_heads=(1, 2, 5, 8),
-                        mlp_ratios=(4, 4, 2, 2), sr_ratios=(4, 2, 1, 1), num_va=(1, 1, 1, 1))
 num_classes = 10
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='LaViT', arch=small_input_tiny, out_indices=(3,), drop_path_rate=0.0, dp_loss_weight=0.1),
+    backbone=dict(type='LaViT', arch='tiny-lowsr',  # lower spatial reduction for 64-px inputs
+                  out_indices=(3,), drop_path_rate=0.0, dp_loss_weight=0.1),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=512,
               loss=dict(type='CrossEntropyLoss', loss_weight=1.0), topk=(1,)))

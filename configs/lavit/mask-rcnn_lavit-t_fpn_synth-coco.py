@@ -14,10 +14,8 @@ _base_ = [
 ch = 128
 pretrained = 'work_dirs/lavit-t_synth-cls/epoch_15.pth'
 pretrain_config = 'configs/lavit/lavit-t_synth-cls.py'  # named by tools/train.py when the checkpoint is missing
-small_input_tiny = dict(_delete_=True, embed_dims=(64, 128, 320, 512), depths=(2, 4, 2, 2), num_heads=(1, 2, 5, 8),
-                        mlp_ratios=(4, 4, 2, 2), sr_ratios=(4, 2, 1, 1), num_va=(1, 1, 1, 1))
 model = dict(
-    backbone=dict(arch=small_input_tiny, drop_path_rate=0.0,
+    backbone=dict(arch='tiny-lowsr', drop_path_rate=0.0,  # the classifier's arch, so its keys load
                   init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(out_channels=ch),
     rpn_head=dict(in_channels=ch, feat_channels=ch, anchor_generator=dict(scales=[4])),

@@ -296,7 +296,8 @@ class LaViT(BaseModule):
     """LaViT backbone for classification, detection and segmentation.
 
     Args:
-        arch: ``'tiny'`` | ``'small'`` | ``'base'`` (also ``'t'``/``'s'``/``'b'``), or a dict with the keys
+        arch: ``'tiny'`` | ``'small'`` | ``'base'`` (also ``'t'``/``'s'``/``'b'``; ``'tiny-lowsr'`` for small
+            inputs), or a dict with the keys
             of :attr:`arch_zoo` entries (``embed_dims``, ``depths``, ``num_heads``, ``mlp_ratios``,
             ``sr_ratios``, ``num_va``), each a 4-tuple, one entry per stage.
         in_channels: input image channels.
@@ -327,6 +328,10 @@ class LaViT(BaseModule):
         **dict.fromkeys(['b', 'base'], dict(embed_dims=(64, 128, 320, 512), depths=(3, 3, 18, 3),
                                              num_heads=(1, 2, 5, 8), mlp_ratios=(8, 8, 4, 4),
                                              sr_ratios=(8, 4, 2, 1), num_va=(1, 1, 2, 1))),
+        # not a paper variant: LaViT-T with lower spatial-reduction ratios, so that small inputs (the 64-px
+        # generated data of the offline configs) keep several keys per query in every stage
+        'tiny-lowsr': dict(embed_dims=(64, 128, 320, 512), depths=(2, 4, 2, 2), num_heads=(1, 2, 5, 8),
+                           mlp_ratios=(4, 4, 2, 2), sr_ratios=(4, 2, 1, 1), num_va=(1, 1, 1, 1)),
     }
     _arch_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios', 'sr_ratios', 'num_va')
 
