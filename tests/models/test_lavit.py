@@ -19,6 +19,21 @@ def test_shapes_every_variant(arch):
     assert m.out_channels == [64, 128, 320, 512]
 
 
+def test_outputs_are_contiguous_nchw_for_mmcv_roi_align():
+    """mmcv's CPU RoIAlign reads its input as contiguous NCHW (open-mmlab/mmcv#2203); a channels-last
+    view from the token->grid transpose gave silently wrong RoI features and a near-zero detection mAP."""
+    from mmcv.ops import roi_align
+    outs = LaViT('tiny').eval()(torch.randn(1, 3, 64, 96))
+    assert all(o.is_contiguous() for o in outs)
+    feat = outs[0].detach()
+    rois = torch.tensor([[0., 4., 4., 60., 40.]])
+    got = roi_align(feat, rois, (7, 7), 0.25, 2)
+    # reference: sample the RoI grid with torchvision's roi_align (layout-agnostic)
+    from torchvision.ops import roi_align as tv_roi_align
+    want = tv_roi_align(feat, rois, (7, 7), 0.25, 2, aligned=True)
+    assert torch.allclose(got, want, atol=1e-5)
+
+
 def test_out_indices_and_odd_sizes():
     m = LaViT('tiny', out_indices=(1, 3)).eval()
     outs = m(torch.randn(2, 3, 67, 93))  # not multiples of the patch size

@@ -472,7 +472,9 @@ class LaViT(BaseModule):
                 prev = scores
             last = (prev, hw, k_hw)
             x = self.norms[i](x)
-            x = x.transpose(1, 2).reshape(b, -1, *hw)
+            # contiguous NCHW: the transpose leaves a channels-last view, which mmcv's CPU RoIAlign reads
+            # as if it were NCHW (silently wrong RoI features, measured in tests/models/test_lavit.py)
+            x = x.transpose(1, 2).reshape(b, -1, *hw).contiguous()
             if i in self.out_indices:
                 outs.append(x)
         if want_aux:
