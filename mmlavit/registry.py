@@ -72,3 +72,12 @@ def register(kind: str, name: str = None) -> Callable:
         return cls
 
     return _do
+
+
+def build_model(cfg):
+    """Build a nested model config: in the current default scope when there is one (a downstream config's
+    ``default_scope``, where our types are registered too), else in mmlavit's own registry."""
+    from mmengine.registry import DefaultScope
+    if DefaultScope.get_current_instance() is None:
+        return MODELS.build(cfg)
+    return MMENGINE_MODELS.build(cfg)

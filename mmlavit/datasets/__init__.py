@@ -1,3 +1,6 @@
 from . import synthetic
+from .fewshot import EpisodicDataset, read_class_folders, read_csv_split
+from .long_tail import LongTailDataset, long_tail_counts
 
-__all__ = ['synthetic']
+__all__ = ['synthetic', 'EpisodicDataset', 'LongTailDataset', 'long_tail_counts', 'read_class_folders',
+           'read_csv_split']

@@ -237,6 +237,35 @@ def make_imagenet(root: str, num_classes: int = 10, train_per_class: int = 40, v
     return dict(train=osp.join(root, 'train'), val=osp.join(root, 'val'))
 
 
+def make_digits(root: str, img_size: int = 16, val_fraction: float = 0.3, seed: int = 0) -> Dict[str, str]:
+    """scikit-learn's bundled handwritten digits (1,797 real 8×8 scans, 10 classes; no download) written as
+    class folders like :func:`make_imagenet`: upsampled to ``img_size`` (bilinear), grey replicated to RGB,
+    a stratified ``val_fraction`` held out (seeded)."""
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    os.makedirs(osp.join(root, 'meta'), exist_ok=True)
+    classes = [f'digit{c}' for c in range(10)]
+    with open(osp.join(root, 'meta', 'classes.txt'), 'w') as f:
+        f.write('\n'.join(classes) + '\n')
+    lines = dict(train=[], val=[])
+    for c, cname in enumerate(classes):
+        idx = rng.permutation(np.flatnonzero(digits.target == c))
+        n_val = int(round(len(idx) * val_fraction))
+        for split, part in (('val', idx[:n_val]), ('train', idx[n_val:])):
+            os.makedirs(osp.join(root, split, cname), exist_ok=True)
+            for i in part:
+                img = Image.fromarray((digits.images[i] * (255 / 16)).astype(np.uint8))
+                img = img.resize((img_size, img_size), Image.BILINEAR).convert('RGB')
+                rel = f'{cname}/{cname}_{i:04d}.png'
+                img.save(osp.join(root, split, rel))
+                lines[split].append(f'{rel} {c}')
+    for split, ls in lines.items():
+        with open(osp.join(root, 'meta', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(ls) + '\n')
+    return dict(train=osp.join(root, 'train'), val=osp.join(root, 'val'))
+
+
 def make_fewshot(root: str, num_classes: Tuple[int, int, int] = (64, 16, 20), per_class: int = 60,
                  img_size: int = 84, seed: int = 0) -> Dict[str, str]:
     """A many-class image source in the miniImageNet CSV-split format: ``images/<name>.jpg`` and

@@ -1,3 +1,4 @@
-from .hooks import AuxiliaryLossHook, collect_aux_losses, install_aux_losses
+from .hooks import (AuxiliaryLossHook, DistillerProgressHook, ProgressBarHook, collect_aux_losses,
+                    install_aux_losses)
 
-__all__ = ['AuxiliaryLossHook', 'collect_aux_losses', 'install_aux_losses']
+__all__ = ['AuxiliaryLossHook', 'DistillerProgressHook', 'ProgressBarHook', 'collect_aux_losses', 'install_aux_losses']

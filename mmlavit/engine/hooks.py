@@ -55,3 +55,42 @@ def install_aux_losses(model: torch.nn.Module) -> torch.nn.Module:
     parse_losses._mmlavit_aux = True
     model.parse_losses = parse_losses
     return model
+
+
+@register('hook')
+class DistillerProgressHook(Hook):
+    """Tell the model how far training is (``iter / max_iters`` in [0, 1]) before every iteration, for
+    losses with a schedule (TRG's InfoNCE temperature). Added by :func:`mmlavit.models.apply_distiller`."""
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if hasattr(model, 'set_progress'):
+            model.set_progress(runner.iter / max(runner.max_iters, 1))
+
+
+@register('hook')
+class ProgressBarHook(Hook):
+    """A progress bar (mmengine's ``ProgressBar``) over the val/test iterations on rank 0 — e.g. the 600
+    meta-test episodes of the few-shot configs. Config: ``custom_hooks = [dict(type='ProgressBarHook')]``."""
+    priority = 'VERY_LOW'
+
+    def _start(self, runner, loader):
+        from mmengine.dist import is_main_process
+        from mmengine.utils import ProgressBar
+        self._bar = ProgressBar(len(loader)) if is_main_process() else None
+
+    def _step(self):
+        if getattr(self, '_bar', None) is not None:
+            self._bar.update()
+
+    def before_val_epoch(self, runner) -> None:
+        self._start(runner, runner.val_dataloader)
+
+    def before_test_epoch(self, runner) -> None:
+        self._start(runner, runner.test_dataloader)
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._step()
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._step()

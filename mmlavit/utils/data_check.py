@@ -75,9 +75,10 @@ def check_dataset_paths(cfg: Config, config_path: str = '<config>') -> None:
                 msg.append(f'Expected layout: {LAYOUT_HINT[dtype]}.')
             msg.append("Point the config at your copy with --cfg-options, e.g. "
                        f"--cfg-options {loader}.dataset.data_root=/path/to/data (and the other loaders' and evaluators' paths),")
-            if dtype in GENERATE_HINT:
+            generate = cfg.get('data_command') or GENERATE_HINT.get(dtype)  # a config may name its own
+            if generate:
                 small = cfg.get('offline_config')
-                msg.append(f'or generate the small offline dataset with `{GENERATE_HINT[dtype]}`'
+                msg.append(f'or generate the small offline dataset with `{generate}`'
                            + (f' and train the offline config {small}.' if small else '.'))
             raise DatasetNotFoundError(' '.join(msg))
 
@@ -90,7 +91,7 @@ def _pretrained(node, path='model'):
             if isinstance(item, dict) and item.get('type') == 'Pretrained' and item.get('checkpoint'):
                 yield f'{path}.init_cfg', item['checkpoint']
         for k, v in node.items():
-            if k != 'init_cfg':
+            if k not in ('init_cfg', 'teacher'):  # a teacher's weights come from its own checkpoint
                 yield from _pretrained(v, f'{path}.{k}')
     elif isinstance(node, (list, tuple)):
         for i, v in enumerate(node):
@@ -108,6 +109,15 @@ def check_pretrained_paths(cfg: Config, config_path: str = '<config>') -> None:
             f'{config_path}: {key} loads "{ckpt}", which does not exist. '
             + (f'Train it first with `python tools/train.py {hint}`, ' if hint else 'Point it at your checkpoint, ')
             + f'or train from scratch with --cfg-options {key}=None.')
+    teacher = (cfg.get('model') or {}).get('teacher')
+    if isinstance(teacher, dict) and teacher.get('checkpoint'):
+        ckpt = teacher['checkpoint']
+        if '://' not in ckpt and not osp.exists(ckpt):
+            how = (f'python tools/train.py {teacher["config"]}' if teacher.get('config')
+                   else 'the teacher\'s config')
+            raise DatasetNotFoundError(
+                f'{config_path}: the distiller\'s teacher checkpoint "{ckpt}" does not exist. Train the teacher '
+                f'first with `{how}` (see the config\'s header), or point distiller.teacher.checkpoint at it.')
 
 
 def check_inputs(cfg: Config, config_path: str = '<config>') -> None:

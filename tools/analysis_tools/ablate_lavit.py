@@ -6,16 +6,12 @@ design switch flipped, over several seeds, and report top-1 (mean ± std), the f
 Needs the generated class folders (tools/dataset_converters/generate_data.py imagenet).
 """
 import argparse
-import glob
-import json
 import os
 import os.path as osp
 import statistics
-import subprocess
 import sys
-import time
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmlavit.utils.experiments import last, train
 CONFIG = 'configs/lavit/lavit-t_synth-cls.py'
 VARIANTS = {
     'LaViT (ours: conv Θ/Ψ, DP loss, residual attn)': [],
@@ -29,19 +25,9 @@ VARIANTS = {
 
 def run(name, opts, seed, out_dir):
     wd = osp.join(out_dir, f'{abs(hash(name)) % 10**8}_s{seed}')
-    cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', wd, '--cfg-options', f'randomness.seed={seed}',
-           'default_hooks.checkpoint.interval=100', *opts]
-    t0 = time.time()
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if res.returncode:
-        raise RuntimeError(f'{name} seed {seed} failed:\n{res.stderr[-3000:]}')
-    secs = time.time() - t0
-    recs = []
-    for p in glob.glob(osp.join(wd, '*', 'vis_data', 'scalars.json')):
-        recs += [json.loads(line) for line in open(p)]
-    acc = [r['accuracy/top1'] for r in recs if 'accuracy/top1' in r][-1]
-    dp = [r['loss_dp'] for r in recs if 'loss_dp' in r]
-    return acc, (dp[-1] if dp else None), secs
+    recs, secs = train(CONFIG, wd, ['default_hooks.checkpoint.interval=100', *opts], seed)
+    dp = last(recs, 'loss_dp')
+    return last(recs, 'accuracy/top1'), dp, secs
 
 
 def main(argv=None):

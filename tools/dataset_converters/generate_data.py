@@ -5,6 +5,7 @@
     python tools/dataset_converters/generate_data.py ade20k   data/synthetic_ade20k
     python tools/dataset_converters/generate_data.py imagenet data/synthetic_imagenet
     python tools/dataset_converters/generate_data.py fewshot  data/synthetic_fewshot
+    python tools/dataset_converters/generate_data.py digits   data/digits   (scikit-learn's real 8x8 digits)
 """
 import argparse
 import os.path as osp
@@ -13,7 +14,8 @@ import sys
 from mmlavit.datasets import synthetic
 
 DEFAULT_ROOT = dict(coco='data/synthetic_coco', ade20k='data/synthetic_ade20k',
-                    imagenet='data/synthetic_imagenet', fewshot='data/synthetic_fewshot')
+                    imagenet='data/synthetic_imagenet', fewshot='data/synthetic_fewshot',
+                    digits='data/digits')
 
 
 def main(argv=None):
@@ -44,6 +46,8 @@ def main(argv=None):
     if a.kind in ('coco', 'ade20k'):
         kw.update({k: v for k, v in (('num_train', a.num_train), ('num_val', a.num_val)) if v})
         out = (synthetic.make_coco if a.kind == 'coco' else synthetic.make_ade20k)(root, **kw)
+    elif a.kind == 'digits':
+        out = synthetic.make_digits(root, **kw)
     elif a.kind == 'imagenet':
         kw.update({k: v for k, v in (('train_per_class', a.num_train), ('val_per_class', a.num_val)) if v})
         if a.num_classes:

@@ -16,13 +16,22 @@ class DKDLoss(nn.Module):
       class removed (its logit masked out).
 
     Both are averaged over the batch. Recipes: CIFAR-100 α=1, β=8 (2 for resnet56/110, 6 for WRN/VGG),
-    T=4; ImageNet β=0.5, T=1. Inputs: ``student``, ``teacher`` logits ``(N, C)``; ``target`` labels ``(N,)``.
+    T=4, the loss ramped up linearly over the first 20 of 240 epochs (``warmup=20/240``); ImageNet β=0.5, T=1.
+    Inputs: ``student``, ``teacher`` logits ``(N, C)``; ``target`` labels ``(N,)``.
+
+    ``warmup``: fraction of training over which the weight grows linearly from 0 to ``loss_weight``; the
+    distiller reports progress through :meth:`set_progress` (0 disables the ramp).
     """
 
     def __init__(self, alpha: float = 1.0, beta: float = 8.0, temperature: float = 4.0,
-                 loss_weight: float = 1.0):
+                 loss_weight: float = 1.0, warmup: float = 0.0):
         super().__init__()
         self.alpha, self.beta, self.temperature, self.loss_weight = alpha, beta, temperature, loss_weight
+        self.warmup = warmup
+        self.progress = 1.0
+
+    def set_progress(self, p: float) -> None:
+        self.progress = float(p)
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         t = self.temperature
@@ -39,4 +48,5 @@ class DKDLoss(nn.Module):
         log_q_t = F.log_softmax(teacher / t - gt * big, dim=1)
         q_t = log_q_t.exp()
         nckd = (q_t * (log_q_t - log_q_s)).masked_fill(gt, 0).sum(1).mean() * t * t
-        return self.loss_weight * (self.alpha * tckd + self.beta * nckd)
+        ramp = min(self.progress / self.warmup, 1.0) if self.warmup > 0 else 1.0
+        return ramp * self.loss_weight * (self.alpha * tckd + self.beta * nckd)

@@ -1,0 +1,5 @@
+# Small offline variant: GP-ANIL (ANIL + adaptive pseudo-labels; the propagation has its own Conv-4), Conv-4 on the generated source at 32 px, 5-way 1-shot,
+# 600 meta-iterations on a CPU in minutes, meta-test on 600 episodes (mean ± 95 % CI).
+_base_ = ['./_base_/models/maml_conv4.py', './_base_/datasets/synth-fewshot_5way-1shot.py',
+          './_base_/schedules/meta_small.py']
+model = dict(type='GPANIL', img_size=32)

@@ -1,0 +1,185 @@
+"""MAML (Finn et al., 2017), ANIL (Raghu et al., 2020) and BOIL (Oh et al., 2021) as mmengine models.
+
+One class, :class:`MAML`, with the inner loop written functionally (``torch.func.functional_call`` over a
+dict of parameters): ``θ' = θ − α ∇_θ CE(f_θ(x_s), y_s)`` for ``inner_steps`` steps, on
+
+* MAML: every parameter (body and head);
+* ANIL: the head only (the body's features are computed once per task);
+* BOIL: the body only (conv + BN affine); the head is learned in the outer loop only.
+
+Second order by default (``first_order=True``: FOMAML, the inner gradients are not differentiated). Batch
+norm uses the statistics of the batch it sees (the backbones set ``track_running_stats=False``): support
+and query are normalised by their own statistics, at meta-train and meta-test. A training step takes a
+meta-batch of tasks (the dataloader's batch size) and averages their query losses; the Runner's optimizer
+(Adam in the configs) makes the outer step.
+
+Inputs (from :class:`~mmlavit.datasets.EpisodicDataset` through
+:class:`~mmlavit.models.fewshot.EpisodeDataPreprocessor`): lists over tasks of ``support_img`` (N·K, 3, H, W),
+``support_label`` (N·K,), ``query_img`` (N·Q, 3, H, W), ``query_label`` (N·Q,).
+"""
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from torch.func import functional_call
+
+from mmlavit.registry import build_model, register
+
+Params = Dict[str, torch.Tensor]
+
+
+class Learner(nn.Module):
+    """``body`` (a backbone returning ``(B, D)``) + linear ``head`` (D -> N ways)."""
+
+    def __init__(self, body: nn.Module, feat_dim: int, num_ways: int):
+        super().__init__()
+        self.body = body
+        self.head = nn.Linear(feat_dim, num_ways)
+
+    def forward(self, x: torch.Tensor, features_only: bool = False) -> torch.Tensor:
+        f = self.body(x)
+        if f.ndim > 2:
+            f = f.flatten(1)
+        return f if features_only else self.head(f)
+
+
+def _sub(params: Params, prefix: str) -> Params:
+    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+@register('model')
+class MAML(BaseModel):
+    """Args:
+        backbone: body config (``Conv4``, ``ResNet12``...), returning ``(B, D)`` features.
+        num_ways: N (the head's outputs).
+        img_size, in_channels: input size, used once to infer the feature dim D.
+        inner: ``'all'`` (MAML) | ``'head'`` (ANIL) | ``'body'`` (BOIL).
+        inner_steps, inner_lr: meta-training inner loop; ``test_inner_steps`` / ``test_inner_lr`` at meta-test
+            (default: the same).
+        first_order: FOMAML (no second-order terms).
+    """
+    default_inner = 'all'
+
+    def __init__(self, backbone: dict, num_ways: int = 5, img_size: int = 84, in_channels: int = 3,
+                 inner: Optional[str] = None,
+                 inner_steps: int = 1, inner_lr: float = 0.5, test_inner_steps: Optional[int] = None,
+                 test_inner_lr: Optional[float] = None, first_order: bool = False,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='mmlavit.EpisodeDataPreprocessor')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        body = build_model(backbone) if isinstance(backbone, dict) else backbone
+        with torch.no_grad():
+            feat_dim = body.train()(torch.zeros(2, in_channels, img_size, img_size)).flatten(1).shape[1]
+        self.learner = Learner(body, feat_dim, num_ways)
+        self.num_ways = num_ways
+        self.inner = inner or self.default_inner
+        if self.inner not in ('all', 'head', 'body'):
+            raise ValueError(f"inner must be 'all' (MAML), 'head' (ANIL) or 'body' (BOIL), got {self.inner!r}")
+        self.inner_steps, self.inner_lr = inner_steps, inner_lr
+        self.test_inner_steps = inner_steps if test_inner_steps is None else test_inner_steps
+        self.test_inner_lr = inner_lr if test_inner_lr is None else test_inner_lr
+        self.first_order = first_order
+
+    # ----------------------------------------------------------------------------------- inner loop
+    @property
+    def inner_names(self) -> List[str]:
+        prefix = {'all': '', 'head': 'head.', 'body': 'body.'}[self.inner]
+        return [n for n, _ in self.learner.named_parameters() if n.startswith(prefix)]
+
+    def params(self) -> Params:
+        return dict(self.learner.named_parameters())
+
+    def logits(self, x: torch.Tensor, params: Params, feats: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if feats is not None:  # ANIL: features of a body that the inner loop does not change
+            return functional_call(self.learner.head, _sub(params, 'head.'), (feats,))
+        return functional_call(self.learner, params, (x,))
+
+    def features(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        return functional_call(self.learner, params, (x,), dict(features_only=True))
+
+    def adapt(self, x: torch.Tensor, y: torch.Tensor, params: Optional[Params] = None, steps: Optional[int] = None,
+              lr: Optional[float] = None, create_graph: Optional[bool] = None) -> Params:
+        """``steps`` SGD steps of ``CE(f(x), y)`` on the inner parameters, starting from ``params`` (θ).
+        Returns the adapted parameter dict (the others are passed through unchanged)."""
+        params = self.params() if params is None else params
+        steps = (self.inner_steps if self.training else self.test_inner_steps) if steps is None else steps
+        lr = (self.inner_lr if self.training else self.test_inner_lr) if lr is None else lr
+        if create_graph is None:
+            create_graph = self.training and not self.first_order and torch.is_grad_enabled()
+        names = self.inner_names
+        feats = self.features(x, params) if self.inner == 'head' else None
+        for _ in range(steps):
+            loss = F.cross_entropy(self.logits(x, params, feats), y)
+            grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=create_graph)
+            params = dict(params)
+            for n, g in zip(names, grads):
+                params[n] = params[n] - lr * g
+        return params
+
+    def query_logits(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        return self.logits(x, params)
+
+    # -------------------------------------------------------------------------------------- per task
+    def task(self, xs, ys, xq, yq) -> Dict[str, torch.Tensor]:
+        """One task: adapt on the support set, predict the query set. Returns ``logits`` and (training)
+        ``loss``; subclasses add pseudo-labelling."""
+        fast = self.adapt(xs, ys)
+        logits = self.query_logits(xq, fast)
+        out = dict(logits=logits)
+        if self.training:
+            out['loss'] = F.cross_entropy(logits, yq)
+        return out
+
+    def _tasks(self, inputs: dict):
+        return zip(inputs['support_img'], inputs['support_label'], inputs['query_img'], inputs['query_label'])
+
+    def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs)
+        if mode == 'predict':
+            return self.predict(inputs)
+        with torch.enable_grad():
+            return [self.task(*t)['logits'].detach() for t in self._tasks(inputs)]
+
+    def loss(self, inputs: dict) -> Dict[str, torch.Tensor]:
+        outs = [self.task(*t) for t in self._tasks(inputs)]
+        losses = {'loss': torch.stack([o['loss'] for o in outs]).mean()}
+        with torch.no_grad():
+            losses['acc'] = torch.stack([(o['logits'].argmax(1) == t[3]).float().mean()
+                                         for o, t in zip(outs, self._tasks(inputs))]).mean()
+        for k in outs[0]:
+            if k not in ('loss', 'logits'):  # e.g. loss_lp, pick_rate of the GP models
+                vals = [o[k] for o in outs if not torch.isnan(torch.as_tensor(o[k])).item()]
+                if vals:
+                    losses[k] = torch.stack([torch.as_tensor(v, dtype=torch.float) for v in vals]).mean()
+        return losses
+
+    def predict(self, inputs: dict) -> List[dict]:
+        """Meta-test: adapt each task (gradients on, even under the val loop's no_grad) and return its query
+        accuracy (``dict(accuracy=..., pred=...)`` per task) for :class:`~mmlavit.evaluation.FewShotMetric`."""
+        results = []
+        with torch.enable_grad():
+            for xs, ys, xq, yq in self._tasks(inputs):
+                out = self.task(xs, ys, xq, yq)
+                pred = out['logits'].detach().argmax(1)
+                r = dict(accuracy=(pred == yq).float().mean().item(), pred=pred.cpu())
+                for k in ('pick_rate', 'pseudo_acc'):
+                    if k in out:
+                        r[k] = float(out[k])
+                results.append(r)
+        return results
+
+
+@register('model')
+class ANIL(MAML):
+    """MAML with the inner loop on the head only (``inner='head'``)."""
+    default_inner = 'head'
+
+
+@register('model')
+class BOIL(MAML):
+    """MAML with the inner loop on the body only (``inner='body'``); the head moves in the outer loop only."""
+    default_inner = 'body'

@@ -1,0 +1,42 @@
+"""Run ``tools/train.py`` as a subprocess and read back what its logs measured (for the study scripts under
+``tools/analysis_tools/``: ablations, distillation seeds, few-shot comparisons)."""
+import glob
+import json
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def read_scalars(work_dir: str) -> List[dict]:
+    """Every record of the run's ``vis_data/scalars.json`` files (oldest run first)."""
+    recs: List[dict] = []
+    for p in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        recs += [json.loads(line) for line in open(p)]
+    return recs
+
+
+def last(recs: Sequence[dict], key: str) -> Optional[float]:
+    vals = [r[key] for r in recs if key in r]
+    return vals[-1] if vals else None
+
+
+def train(config: str, work_dir: str, options: Sequence[str] = (), seed: Optional[int] = None,
+          tool: str = 'tools/train.py') -> Tuple[List[dict], float]:
+    """Train ``config`` into ``work_dir`` (``--cfg-options`` ``options``, ``randomness.seed``); return the
+    logged scalars and the wall time. Raises with the tail of stderr when the run fails."""
+    opts = list(options) + ([f'randomness.seed={seed}'] if seed is not None else [])
+    cmd = [sys.executable, tool, config, '--work-dir', work_dir] + (['--cfg-options', *opts] if opts else [])
+    t0 = time.time()
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(f'{config} {opts} failed (exit {res.returncode}):\n{res.stderr[-3000:]}')
+    return read_scalars(work_dir), time.time() - t0
+
+
+def mean_std(xs: Sequence[float]) -> Dict[str, float]:
+    import statistics
+    return dict(mean=statistics.mean(xs), std=statistics.stdev(xs) if len(xs) > 1 else 0.0)

@@ -1,0 +1,60 @@
+# Copyright (c) mmlavit contributors.
+"""The small distillation study: a resnet32 teacher, then the resnet8 student alone and with KD, DKD, CLKD
+and TRG (configs/distill/*_resnet32-resnet8_<data>.py), over several seeds; top-1 as mean ± std.
+
+    python tools/analysis_tools/distill_study.py --data synth-cls --seeds 0 1 2
+    python tools/analysis_tools/distill_study.py --data digits    --seeds 0 1 2
+Needs the data (tools/dataset_converters/generate_data.py imagenet | digits). The teacher is trained first
+(configs/distill/resnet32_<data>.py, seed 0) unless its checkpoint exists. Writes <out-dir>/<data>.md.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmlavit.utils.experiments import ROOT, last, mean_std, read_scalars, train
+
+METHODS = {'student alone': None, 'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', 'TRG (+KD)': 'trg'}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--data', choices=['synth-cls', 'digits'], default='synth-cls')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--methods', nargs='+', choices=list(METHODS), help='subset (default: all)')
+    p.add_argument('--out-dir', default='work_dirs/distill_study')
+    a = p.parse_args(argv)
+    os.makedirs(a.out_dir, exist_ok=True)
+
+    teacher_cfg = f'configs/distill/resnet32_{a.data}.py'
+    teacher_dir = f'work_dirs/resnet32_{a.data}'  # where the distillation configs look for the teacher
+    if not osp.exists(osp.join(ROOT, teacher_dir, 'epoch_30.pth')):
+        print(f'training the teacher: {teacher_cfg}', flush=True)
+        train(teacher_cfg, teacher_dir, seed=0)
+    t_acc = last(read_scalars(osp.join(ROOT, teacher_dir)), 'accuracy/top1')
+
+    lines = [f'Teacher resnet32 ({teacher_cfg}): top-1 {t_acc:.1f} %.', '',
+             f'| student resnet8 | top-1 % (mean ± std over seeds {a.seeds}) | per seed | train time / run (s) |',
+             '|---|---|---|---|']
+    for name, m in METHODS.items():
+        if a.methods and name not in a.methods:
+            continue
+        cfg = f'configs/distill/resnet8_{a.data}.py' if m is None else f'configs/distill/{m}_resnet32-resnet8_{a.data}.py'
+        accs, secs = [], []
+        for s in a.seeds:
+            recs, t = train(cfg, osp.join(a.out_dir, a.data, f'{m or "none"}_s{s}'), seed=s)
+            accs.append(last(recs, 'accuracy/top1'))
+            secs.append(t)
+        ms = mean_std(accs)
+        lines.append(f'| {name} | {ms["mean"]:.2f} ± {ms["std"]:.2f} | {", ".join(f"{x:.1f}" for x in accs)} | '
+                     f'{sum(secs) / len(secs):.0f} |')
+        print(lines[-1], flush=True)
+    table = '\n'.join(lines)
+    with open(osp.join(a.out_dir, f'{a.data}.md'), 'w') as f:
+        f.write(table + '\n')
+    print(table)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
