@@ -1,0 +1,35 @@
+# Copyright (c) mmlavit contributors.
+"""Turn a SingleTeacherDistiller checkpoint into a plain student checkpoint (no teacher, no loss modules,
+keys without the ``student.`` prefix), loadable by the student's own config (``load_from``, ``init_cfg``,
+``tools/test.py``):
+
+    python tools/model_converters/distill_to_student.py work_dirs/kd_x/epoch_30.pth student.pth
+"""
+import argparse
+import sys
+
+import torch
+
+import mmlavit  # noqa: F401  (safe checkpoint globals)
+from mmlavit.models.distillers import student_state_dict
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('src', help='distiller checkpoint')
+    p.add_argument('dst', help='output student checkpoint')
+    a = p.parse_args(argv)
+    ckpt = torch.load(a.src, map_location='cpu')
+    try:
+        sd = student_state_dict(ckpt.get('state_dict', ckpt))
+    except KeyError as e:
+        print(f'error: {a.src}: {e.args[0]}', file=sys.stderr)
+        return 2
+    meta = dict(ckpt.get('meta', {}), converted_from=a.src)
+    torch.save(dict(state_dict=sd, meta=meta), a.dst)
+    print(f'{a.dst}: {len(sd)} student tensors')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
