@@ -70,27 +70,32 @@ class DistillerProgressHook(Hook):
 
 @register('hook')
 class ProgressBarHook(Hook):
-    """A progress bar (mmengine's ``ProgressBar``) over the val/test iterations on rank 0 — e.g. the 600
-    meta-test episodes of the few-shot configs. Config: ``custom_hooks = [dict(type='ProgressBarHook')]``."""
+    """A progress bar (mmengine's ``ProgressBar``) over the samples of the val/test set on rank 0 — e.g. the
+    600 meta-test episodes of the few-shot configs ("task/s" is then episodes per second).
+    Config: ``custom_hooks = [dict(type='ProgressBarHook')]``."""
     priority = 'VERY_LOW'
 
-    def _start(self, runner, loader):
-        from mmengine.dist import is_main_process
+    def _start(self, loader):
+        from mmengine.dist import get_world_size, is_main_process
         from mmengine.utils import ProgressBar
-        self._bar = ProgressBar(len(loader)) if is_main_process() else None
+        self._bar = ProgressBar(len(loader.dataset)) if is_main_process() else None
+        self._world = get_world_size()
 
-    def _step(self):
-        if getattr(self, '_bar', None) is not None:
-            self._bar.update()
+    def _step(self, data_batch):
+        if getattr(self, '_bar', None) is None:
+            return
+        first = next(iter(data_batch.values())) if isinstance(data_batch, dict) else data_batch
+        n = len(first) * self._world if isinstance(first, (list, tuple)) else 1
+        self._bar.update(min(n, self._bar.task_num - self._bar.completed))
 
     def before_val_epoch(self, runner) -> None:
-        self._start(runner, runner.val_dataloader)
+        self._start(runner.val_dataloader)
 
     def before_test_epoch(self, runner) -> None:
-        self._start(runner, runner.test_dataloader)
+        self._start(runner.test_dataloader)
 
     def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self._step()
+        self._step(data_batch)
 
     def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self._step()
+        self._step(data_batch)

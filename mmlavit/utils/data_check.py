@@ -11,6 +11,7 @@ GENERATE_HINT = {
     'CustomDataset': 'python tools/dataset_converters/generate_data.py imagenet data/synthetic_imagenet',
     'ImageNet': 'python tools/dataset_converters/generate_data.py imagenet data/synthetic_imagenet',
     'MiniImageNet': 'python tools/dataset_converters/generate_data.py fewshot data/synthetic_fewshot',
+    'EpisodicDataset': 'python tools/dataset_converters/generate_data.py fewshot data/synthetic_fewshot',
 }
 LAYOUT_HINT = {
     'CocoDataset': 'COCO 2017: <data_root>/annotations/instances_{train,val}2017.json, <data_root>/train2017/, '
@@ -19,6 +20,8 @@ LAYOUT_HINT = {
                      '<data_root>/annotations/{training,validation}/*.png',
     'ImageNet': 'ImageNet-1k: <data_root>/train/<wnid>/*.JPEG, <data_root>/val/ and <data_root>/meta/',
     'MiniImageNet': 'miniImageNet: <data_root>/images/*.jpg and <data_root>/{train,val,test}.csv',
+    'EpisodicDataset': 'miniImageNet/tieredImageNet CSV splits: <data_root>/images/*.jpg and '
+                       '<data_root>/{train,val,test}.csv with a "filename,label" header',
 }
 
 
