@@ -8,7 +8,7 @@ data_root = 'data/synthetic_imagenet'
 num_classes = 10
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='LaViT', arch='tiny-lowsr',  # lower spatial reduction for 64-px inputs
+    backbone=dict(type='LaViT', arch='tiny-lowsr', la_key_grid=4,  # lower spatial reduction, 4×4 LA keys: 64 px
                   out_indices=(3,), drop_path_rate=0.0, dp_loss_weight=0.1),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=512,

@@ -15,7 +15,7 @@ ch = 128
 pretrained = 'work_dirs/lavit-t_synth-cls/epoch_15.pth'
 pretrain_config = 'configs/lavit/lavit-t_synth-cls.py'  # named by tools/train.py when the checkpoint is missing
 model = dict(
-    backbone=dict(arch='tiny-lowsr', drop_path_rate=0.0,  # the classifier's arch, so its keys load
+    backbone=dict(arch='tiny-lowsr', la_key_grid=4, drop_path_rate=0.0,  # the classifier's arch: its keys load
                   init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(out_channels=ch),
     rpn_head=dict(in_channels=ch, feat_channels=ch, anchor_generator=dict(scales=[4])),

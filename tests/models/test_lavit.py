@@ -104,8 +104,57 @@ def test_conv_transform_is_a_matrix_product_and_identity_at_init():
     s2 = torch.randn(1, h, 6, 5)
     assert torch.allclose(_grid_conv(s2, w, 'query', (2, 3), (1, 5)), psi_t.transpose(-1, -2) @ s2, atol=1e-5)
     # identity-initialised (delta kernel) Θ and Ψ leave the scores unchanged
-    attn = LaViTAttention(8, h, sr_ratio=1, mode='la')
+    attn = LaViTAttention(8, h, sr_ratio=1, mode='la', la_transform='conv')
     assert torch.allclose(attn.transform(scores, q_hw, k_hw), scores, atol=1e-6)
+
+
+def test_pooled_transform_dense_theta_on_the_fixed_key_grid():
+    torch.manual_seed(0)
+    h, q_hw = 2, (5, 6)
+    attn = LaViTAttention(8, h, sr_ratio=1, mode='la', la_transform='pooled', key_grid=7)
+    assert attn.theta.shape == (h, 49, 49)
+    # 7×7 keys (every stage at 224²): pooling is the identity and Θ, Ψ start as identities
+    s7 = torch.randn(1, h, 30, 49)
+    assert torch.allclose(attn.transform(s7, q_hw, (7, 7)), s7, atol=1e-6)
+    # larger key grids are average-pooled onto 7×7 first, then Θ is a plain dense matrix product
+    s14 = torch.randn(1, h, 30, 14 * 14)
+    pooled = F.avg_pool2d(s14.reshape(h, 30, 14, 14), 2).reshape(1, h, 30, 49)
+    with torch.no_grad():
+        attn.theta.copy_(torch.randn(h, 49, 49))
+    want = _grid_conv(pooled @ attn.theta.transpose(-1, -2), attn.psi, 'query', q_hw, (7, 7))
+    assert torch.allclose(attn.transform(s14, q_hw, (14, 14)), want, atol=1e-4)
+    # the layer attends to the 49 pooled keys whatever the resolution
+    out, scores, a, k_hw = attn(torch.randn(1, 30, 8), q_hw, prev=s14, prev_k_hw=(14, 14))
+    assert scores.shape == (1, h, 30, 49) and k_hw == (7, 7) and out.shape == (1, 30, 8)
+
+
+class _First(torch.nn.Module):  # the attention output only (what the tracer can follow)
+    def __init__(self, attn, hw, prev_k_hw=None):
+        super().__init__()
+        self.attn, self.hw, self.prev_k_hw = attn, hw, prev_k_hw
+
+    def forward(self, x, prev=None):
+        return self.attn(x, self.hw, prev, None, self.prev_k_hw)[0]
+
+
+@pytest.mark.parametrize('shape', [(224, 224), (512, 512), (800, 1333)])
+def test_la_layer_counts_fewer_flops_than_the_va_layer_it_replaces(shape):
+    """The LA layer never computes Q·Kᵀ and costs less than the VA layer at every stage and resolution
+    (mmengine's counter; measured times are in docs/benchmarks.md)."""
+    from mmengine.analysis import FlopAnalyzer
+    m = LaViT('tiny')
+    dims, heads, srs = m.arch['embed_dims'], m.arch['num_heads'], m.arch['sr_ratios']
+    for i in range(4):
+        hw = (-(-shape[0] // (4 * 2 ** i)), -(-shape[1] // (4 * 2 ** i)))
+        n = hw[0] * hw[1]
+        k = (hw[0] // srs[i], hw[1] // srs[i]) if srs[i] > 1 else hw
+        x = torch.randn(1, n, dims[i])
+        va = LaViTAttention(dims[i], heads[i], srs[i], 'va').eval()
+        la = LaViTAttention(dims[i], heads[i], srs[i], 'la').eval()
+        prev = torch.randn(1, heads[i], n, k[0] * k[1])
+        f_va = FlopAnalyzer(_First(va, hw), (x,)).unsupported_ops_warnings(False).total()
+        f_la = FlopAnalyzer(_First(la, hw, k), (x, prev)).unsupported_ops_warnings(False).total()
+        assert f_la < f_va, (shape, i, f_la, f_va)
 
 
 @pytest.mark.parametrize('k', [3, 5])

@@ -14,12 +14,13 @@ import sys
 from mmlavit.utils.experiments import last, train
 CONFIG = 'configs/lavit/lavit-t_synth-cls.py'
 VARIANTS = {
-    'LaViT (ours: conv Θ/Ψ, DP loss, residual attn)': [],
+    'LaViT (ours: pooled-key Θ, local Ψ, DP loss, residual attn)': [],
+    'local Θ/Ψ on the full grids (la_transform=conv)': ['model.backbone.la_transform=conv'],
     'all-attention twin': ['model.backbone.all_attention=True'],
     'no DP loss': ['model.backbone.dp_loss_weight=0.0'],
     'no residual attention downsampling': ['model.backbone.residual_attention=False'],
     "literal dense Θ/Ψ (la_transform='full')": ["model.backbone.la_transform=full", 'model.backbone.img_size=64'],
-    'conv Θ/Ψ, 5×5 kernel': ['model.backbone.transform_kernel=5'],
+    'Ψ with a 5×5 kernel': ['model.backbone.transform_kernel=5'],
 }
 
 

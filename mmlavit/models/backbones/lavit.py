@@ -15,14 +15,25 @@ What is the paper's and what is ours (``docs/lavit_design.md``):
   attention downsampling between stages, the DP loss, the variant sizes (params/FLOPs at 224²).
 * ours: the PVTv2 skeleton (overlapping patch embedding, spatial-reduction attention, depth-wise-conv
   FFN, widths 64/128/320/512) with depths/``num_va`` chosen to match the paper's params and FLOPs;
-  Θ and Ψ as *local* linear maps — depth-wise k×k convolutions over the key grid and over the query
-  grid, i.e. banded (Toeplitz) matrices, identity-initialised, resolution independent and linear in N
-  (``la_transform='conv'``, default) — with the literal dense N×N / M×M matrices available at a fixed
-  input size (``la_transform='full'``); the DP loss form (below); the downsampling operator (a strided
-  depth-wise conv over each head's query grid + 1×1 head mixing + learned scale).
+  the form of Θ and Ψ (``la_transform``, all identity-initialised):
+
+  - ``'pooled'`` (default): Θ is the paper's dense matrix on a *fixed* key grid (``la_key_grid`` = 7, so
+    G² = 49 keys): the previous map's keys are average-pooled onto that grid, then ``A·Θᵀ`` with Θ
+    (G², G²); the LA layer's values are pooled onto the same grid. At 224² every stage of T/S/B has exactly
+    7×7 keys, so the pooling is the identity and Θ is the literal M×M matrix; at higher resolutions the LA
+    layer attends to 49 pooled keys (as PVTv2-li's pooled attention), which is what makes it cheaper than
+    the VA layer it replaces at every resolution. Ψ (N×N is impossible at N = 3136) is a local k×k linear
+    map over the query grid (a banded matrix).
+  - ``'conv'``: Θ and Ψ both local k×k maps over the full key and query grids (linear in N·M, but many
+    memory passes over the full map: slower than VA on CPU, kept for the ablation).
+  - ``'full'``: the literal dense N×N and M×M matrices at a fixed input size (``img_size``).
+
+  Also ours: the DP loss form (below); the downsampling operator (a strided depth-wise conv over each head's
+  query grid + 1×1 head mixing + learned scale).
 
 Shapes: input ``(B, 3, H, W)``; stage ``i`` outputs ``(B, C_i, H/2^(i+2), W/2^(i+2))`` (rounded up);
-score maps are ``(B, heads, N, M)`` with N query tokens and M = keys after spatial reduction.
+score maps are ``(B, heads, N, M)`` with N query tokens and M = keys after spatial reduction (VA layers)
+or M = G² pooled keys (``'pooled'`` LA layers).
 """
 import math
 import warnings
@@ -165,7 +176,7 @@ class LaViTAttention(nn.Module):
     """
 
     def __init__(self, dim: int, num_heads: int, sr_ratio: int = 1, mode: str = 'va',
-                 la_transform: str = 'conv', transform_kernel: int = 3,
+                 la_transform: str = 'pooled', transform_kernel: int = 3, key_grid: int = 7,
                  full_tokens: Optional[Tuple[int, int]] = None, qkv_bias: bool = True,
                  attn_drop: float = 0., proj_drop: float = 0.):
         super().__init__()
@@ -185,7 +196,12 @@ class LaViTAttention(nn.Module):
         else:
             self.v = nn.Linear(dim, dim, bias=qkv_bias)
             self.la_transform = la_transform
-            if la_transform == 'conv':
+            self.key_grid = (key_grid, key_grid)
+            if la_transform == 'pooled':
+                g2 = key_grid * key_grid
+                self.theta = nn.Parameter(torch.eye(g2).repeat(num_heads, 1, 1))
+                self.psi = nn.Parameter(_delta_kernel(num_heads, transform_kernel))
+            elif la_transform == 'conv':
                 self.theta = nn.Parameter(_delta_kernel(num_heads, transform_kernel))
                 self.psi = nn.Parameter(_delta_kernel(num_heads, transform_kernel))
             elif la_transform == 'full':
@@ -196,7 +212,7 @@ class LaViTAttention(nn.Module):
                 self.theta = nn.Parameter(torch.eye(m).repeat(num_heads, 1, 1))
                 self.psi = nn.Parameter(torch.eye(n).repeat(num_heads, 1, 1))
             else:
-                raise ValueError(f"la_transform must be 'conv' or 'full', got {la_transform!r}")
+                raise ValueError(f"la_transform must be 'pooled', 'conv' or 'full', got {la_transform!r}")
         self.attn_drop = nn.Dropout(attn_drop)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
@@ -213,8 +229,21 @@ class LaViTAttention(nn.Module):
         b, l, _ = t.shape
         return t.reshape(b, l, self.num_heads, -1).transpose(1, 2)
 
+    @staticmethod
+    def pool_keys(t: torch.Tensor, hw: HW, grid: HW) -> torch.Tensor:
+        """Average ``t`` (B, h, N, M) over its key grid ``hw`` onto ``grid``: (B, h, N, G²). Identity when the
+        grids agree (LaViT at 224², where every stage has 7×7 keys)."""
+        if tuple(hw) == tuple(grid):
+            return t
+        b, h, n, _ = t.shape
+        return F.adaptive_avg_pool2d(t.reshape(b * h, n, *hw), grid).reshape(b, h, n, -1)
+
     def transform(self, prev: torch.Tensor, q_hw: HW, k_hw: HW) -> torch.Tensor:
-        """The LA score transformation ``Ψ · prev · Θᵀ``: (B, h, N, M) -> (B, h, N, M)."""
+        """The LA score transformation ``Ψ · prev · Θᵀ``. ``'pooled'``: ``prev`` (B, h, N, M) on key grid
+        ``k_hw`` -> (B, h, N, G²) on the fixed key grid; ``'conv'`` / ``'full'``: (B, h, N, M) -> same."""
+        if self.la_transform == 'pooled':
+            a = self.pool_keys(prev, k_hw, self.key_grid) @ self.theta.transpose(-1, -2)  # Θ: dense G²×G²
+            return _grid_conv(a, self.psi, 'query', q_hw, self.key_grid)  # Ψ: local k×k over the query grid
         if self.la_transform == 'conv':
             return _grid_conv(_grid_conv(prev, self.theta, 'key', q_hw, k_hw), self.psi, 'query', q_hw, k_hw)
         n, m = prev.shape[-2:]
@@ -224,9 +253,21 @@ class LaViTAttention(nn.Module):
                              "built for or la_transform='conv'")
         return self.psi @ prev @ self.theta.transpose(-1, -2)
 
-    def forward(self, x, hw: HW, prev: Optional[torch.Tensor] = None, residual: Optional[torch.Tensor] = None):
+    def forward(self, x, hw: HW, prev: Optional[torch.Tensor] = None, residual: Optional[torch.Tensor] = None,
+                prev_k_hw: Optional[HW] = None):
         kv_in, k_hw = self._reduce(x, hw)
-        if self.mode == 'va':
+        if self.mode == 'la' and self.la_transform == 'pooled':
+            if prev is None:
+                raise RuntimeError('a less-attention layer needs the previous layer\'s scores')
+            b, _, c = kv_in.shape  # values on the same fixed key grid as the transformed scores
+            kv_grid = kv_in.transpose(1, 2).reshape(b, c, *k_hw)
+            if tuple(k_hw) != self.key_grid:
+                kv_grid = F.adaptive_avg_pool2d(kv_grid, self.key_grid)
+            kv_in = kv_grid.flatten(2).transpose(1, 2)
+            scores = self.transform(prev, hw, prev_k_hw or k_hw)
+            k_hw = self.key_grid
+            v = self.v(kv_in)
+        elif self.mode == 'va':
             q = self._heads(self.q(x))
             k, v = self.kv(kv_in).chunk(2, dim=-1)
             scores = (q * self.scale) @ self._heads(k).transpose(-1, -2)
@@ -255,8 +296,8 @@ class LaViTBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = DWConvFFN(dim, int(dim * mlp_ratio))
 
-    def forward(self, x, hw: HW, prev=None, residual=None):
-        y, scores, attn, k_hw = self.attn(self.norm1(x), hw, prev, residual)
+    def forward(self, x, hw: HW, prev=None, residual=None, prev_k_hw=None):
+        y, scores, attn, k_hw = self.attn(self.norm1(x), hw, prev, residual, prev_k_hw)
         x = x + self.drop_path(y)
         x = x + self.drop_path(self.mlp(self.norm2(x), hw))
         return x, scores, attn, k_hw
@@ -303,9 +344,11 @@ class LaViT(BaseModule):
         in_channels: input image channels.
         out_indices: stages whose feature maps are returned, each ``(B, C_i, H_i, W_i)``.
         all_attention: ablation — every layer computes vanilla attention (the "all-attention twin").
-        la_transform: ``'conv'`` (ours: local Θ/Ψ, any resolution) or ``'full'`` (the literal dense
-            matrices, needs ``img_size``).
-        transform_kernel: kernel size of the ``'conv'`` Θ/Ψ.
+        la_transform: ``'pooled'`` (default: dense Θ on a fixed pooled key grid, local Ψ), ``'conv'``
+            (local Θ and Ψ on the full grids) or ``'full'`` (the literal dense matrices, needs ``img_size``);
+            see the module docstring.
+        transform_kernel: kernel size of the local Θ/Ψ maps.
+        la_key_grid: side G of the ``'pooled'`` key grid (7: the key grid of every stage at 224²).
         img_size: the fixed input size ``(H, W)`` the ``'full'`` transform is built for.
         residual_attention: ablation switch for residual attention downsampling across stages.
         dp_loss_weight: weight of the diagonality-preserving loss (0 disables it).
@@ -337,7 +380,7 @@ class LaViT(BaseModule):
 
     def __init__(self, arch: Union[str, dict] = 'tiny', in_channels: int = 3,
                  out_indices: Sequence[int] = (0, 1, 2, 3), all_attention: bool = False,
-                 la_transform: str = 'conv', transform_kernel: int = 3,
+                 la_transform: str = 'pooled', transform_kernel: int = 3, la_key_grid: int = 7,
                  img_size: Optional[Union[int, Tuple[int, int]]] = None, residual_attention: bool = True,
                  dp_loss_weight: float = 0.1, qkv_bias: bool = True, drop_rate: float = 0.,
                  attn_drop_rate: float = 0., drop_path_rate: float = 0.1, frozen_stages: int = -1,
@@ -387,7 +430,7 @@ class LaViT(BaseModule):
                 full_tokens = (q[0] * q[1], k[0] * k[1])
             blocks = [LaViTBlock(dims[i], heads[i], self.arch['mlp_ratios'][i], self.arch['sr_ratios'][i],
                                  'va' if j < num_va[i] else 'la', dpr[cur + j], la_transform=la_transform,
-                                 transform_kernel=transform_kernel, full_tokens=full_tokens,
+                                 transform_kernel=transform_kernel, key_grid=la_key_grid, full_tokens=full_tokens,
                                  qkv_bias=qkv_bias, attn_drop=attn_drop_rate, proj_drop=drop_rate)
                       for j in range(depths[i])]
             self.stages.append(ModuleList(blocks))
@@ -440,10 +483,10 @@ class LaViT(BaseModule):
         return self
 
     # --------------------------------------------------------------------------------------- forward
-    def _run_block(self, blk, x, hw, prev, residual):
+    def _run_block(self, blk, x, hw, prev, residual, prev_k_hw):
         if self.with_cp and x.requires_grad:
-            return cp.checkpoint(blk, x, hw, prev, residual, use_reentrant=False)
-        return blk(x, hw, prev, residual)
+            return cp.checkpoint(blk, x, hw, prev, residual, prev_k_hw, use_reentrant=False)
+        return blk(x, hw, prev, residual, prev_k_hw)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """``(B, 3, H, W)`` -> tuple of ``(B, C_i, H_i, W_i)`` for ``i`` in ``out_indices``."""
@@ -459,12 +502,13 @@ class LaViT(BaseModule):
         last = None  # (scores, q_hw, k_hw) of the previous stage's last layer
         for i in range(self.num_stages):
             x, hw = self.patch_embeds[i](x)
-            prev, residual = None, None
+            prev, prev_k_hw, residual = None, None, None
             for j, blk in enumerate(self.stages[i]):
                 if j == 0 and last is not None and self.residual_attention:
                     k_hw = self._key_grid(blk, hw)
                     residual = self.attn_downsamples[i - 1](last[0], last[1], last[2], hw, k_hw)
-                x, scores, attn, k_hw = self._run_block(blk, x, hw, prev, residual if j == 0 else None)
+                x, scores, attn, k_hw = self._run_block(blk, x, hw, prev, residual if j == 0 else None, prev_k_hw)
+                prev_k_hw = k_hw
                 if want_aux and blk.mode == 'la':
                     dp_terms.append(diagonality_loss(attn, hw, k_hw))
                 if self.record_attention:
