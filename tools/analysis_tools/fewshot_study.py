@@ -3,6 +3,7 @@
 then meta-test its best checkpoint on the 600 fixed test episodes; accuracy ± 95 % CI.
 
     python tools/analysis_tools/fewshot_study.py --shots 1 --methods maml gp-maml anil gp-anil boil gp-boil
+    python tools/analysis_tools/fewshot_study.py --shots 1 --methods gp-maml-self   # pseudo-label ablation
 Needs the generated source (tools/dataset_converters/generate_data.py fewshot). Writes <out-dir>/<shots>shot.md.
 """
 import argparse
@@ -16,16 +17,19 @@ import time
 
 from mmlavit.utils.experiments import ROOT, train
 
-METHODS = ['maml', 'gp-maml', 'anil', 'gp-anil', 'boil', 'gp-boil']
+METHODS = ['maml', 'gp-maml', 'anil', 'gp-anil', 'boil', 'gp-boil', 'gp-maml-self']
 NAMES = {'maml': 'MAML', 'gp-maml': 'GP-MAML', 'anil': 'ANIL', 'gp-anil': 'GP-ANIL', 'boil': 'BOIL',
-         'gp-boil': 'GP-BOIL'}
+         'gp-boil': 'GP-BOIL', 'gp-maml-self': "GP-MAML, pseudo-labels from the adapted model's own predictions"}
+# ablations: (config of, extra --cfg-options)
+VARIANTS = {'gp-maml-self': ('gp-maml', ['model.pseudo_label=model'])}
 
 
-def meta_test(config: str, work_dir: str) -> dict:
+def meta_test(config: str, work_dir: str, options=()) -> dict:
     ckpt = sorted(glob.glob(osp.join(ROOT, work_dir, 'best_*.pth')))[-1]
     t0 = time.time()
-    res = subprocess.run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', work_dir + '_test'],
-                         cwd=ROOT, capture_output=True, text=True)
+    cmd = [sys.executable, 'tools/test.py', config, ckpt, '--work-dir', work_dir + '_test']
+    res = subprocess.run(cmd + (['--cfg-options', *options] if options else []), cwd=ROOT, capture_output=True,
+                         text=True)
     if res.returncode:
         raise RuntimeError(f'meta-test of {config} failed:\n{res.stderr[-3000:]}')
     out = res.stdout + res.stderr
@@ -39,7 +43,7 @@ def meta_test(config: str, work_dir: str) -> dict:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--shots', type=int, choices=[1, 5], default=1)
-    p.add_argument('--methods', nargs='+', choices=METHODS, default=METHODS)
+    p.add_argument('--methods', nargs='+', choices=METHODS, default=METHODS[:6])
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out-dir', default='work_dirs/fewshot_study')
     a = p.parse_args(argv)
@@ -49,17 +53,19 @@ def main(argv=None):
              '| method | accuracy % ± 95 % CI | queries picked % | pseudo-label accuracy % | meta-train (s) | '
              'meta-test (s) |', '|---|---|---|---|---|---|']
     for m in a.methods:
-        cfg = f'configs/fewshot/{m}_conv4_synth-fewshot-5way-{a.shots}shot.py'
+        base, extra = VARIANTS.get(m, (m, []))
+        cfg = f'configs/fewshot/{base}_conv4_synth-fewshot-5way-{a.shots}shot.py'
         wd = osp.join(a.out_dir, f'{m}_{a.shots}shot')
-        _, t_train = train(cfg, wd, seed=a.seed)
-        r = meta_test(cfg, wd)
+        _, t_train = train(cfg, wd, extra, seed=a.seed)
+        r = meta_test(cfg, wd, extra)
         pick = f'{r["pick"]:.1f}' if 'pick' in r else '—'
         pseudo = f'{r["pseudo"]:.1f}' if 'pseudo' in r else '—'
         lines.append(f'| {NAMES[m]} | {r["acc"]:.2f} ± {r["ci"]:.2f} | {pick} | {pseudo} | {t_train:.0f} | '
                      f'{r["test_s"]:.0f} |')
         print(lines[-1], flush=True)
     table = '\n'.join(lines)
-    with open(osp.join(a.out_dir, f'{a.shots}shot.md'), 'w') as f:
+    name = f'{a.shots}shot' + ('' if a.methods == METHODS[:6] else '_' + '-'.join(a.methods))
+    with open(osp.join(a.out_dir, f'{name}.md'), 'w') as f:
         f.write(table + '\n')
     print(table)
     return 0
