@@ -43,6 +43,9 @@ def main(argv=None):
         accs, secs = [], []
         for s in a.seeds:
             recs, t = train(cfg, osp.join(a.out_dir, a.data, f'{m or "none"}_s{s}'), seed=s)
+            loss = last(recs, 'loss')
+            if loss is None or loss != loss:  # NaN: say so instead of reporting the 0 % it evaluates to
+                print(f'{name} seed {s}: the training loss diverged (NaN)', flush=True)
             accs.append(last(recs, 'accuracy/top1'))
             secs.append(t)
         ms = mean_std(accs)
@@ -50,7 +53,8 @@ def main(argv=None):
                      f'{sum(secs) / len(secs):.0f} |')
         print(lines[-1], flush=True)
     table = '\n'.join(lines)
-    with open(osp.join(a.out_dir, f'{a.data}.md'), 'w') as f:
+    name = a.data + ('_' + '-'.join(m.split()[0] for m in a.methods) if a.methods else '')
+    with open(osp.join(a.out_dir, f'{name}.md'), 'w') as f:
         f.write(table + '\n')
     print(table)
     return 0

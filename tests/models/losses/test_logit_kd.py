@@ -51,11 +51,22 @@ def test_clkd_hand_computed():
     cla = (0.2 + (1 - 2 / math.sqrt(5)) ** 2) / 4
     # correlation: both centred batches are [[.5, −.5], [−.5, .5]] -> B_S = B_T, L_cc = 0
     assert torch.allclose(class_correlation(zs), class_correlation(zt))
-    loss = CLKDLoss(mu=0.5, beta=2.0, nu=0.4)(zs, zt)
+    loss = CLKDLoss(mu=0.5, beta=2.0, nu=0.4, cc_normalize=False)(zs, zt)
     assert loss.item() == pytest.approx(0.5 * (ins + 2 * cla), rel=1e-5)
-    # scaling the teacher changes only the correlation term: B_T = [[2, −2], [−2, 2]], B_S as above
-    # -> every entry differs by 1.5, L_cc = 2.25; the normalised terms vanish
-    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4)(zs, 2 * zs).item() == pytest.approx(0.4 * 2.25, rel=1e-5)
+    # raw logits (the literal formula): scaling the teacher changes only the correlation term:
+    # B_T = [[2, −2], [−2, 2]], B_S = [[.5, −.5], [−.5, .5]] -> every entry differs by 1.5, L_cc = 2.25
+    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4, cc_normalize=False)(zs, 2 * zs).item() == pytest.approx(0.4 * 2.25,
+                                                                                                 rel=1e-5)
+    # default (ours): the correlation of the row-normalised logits is scale-free -> the whole loss vanishes
+    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4)(zs, 2 * zs).item() == pytest.approx(0.0, abs=1e-7)
+    # and by hand on zs vs zt: rownorm(zt) = [[a, a], [0, 1]], a = 1/√2; centred: ±[a/2, (a − 1)/2]
+    a = 2 ** -0.5
+    d = torch.tensor([a / 2, (a - 1) / 2])
+    b_t = 2 * torch.outer(d, d)  # (N − 1) = 1, two rows ±d
+    b_s = torch.tensor([[.5, -.5], [-.5, .5]])
+    cc = (b_s - b_t).pow(2).mean().item()
+    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4)(zs, zt).item() == pytest.approx(0.5 * (ins + 2 * cla) + 0.4 * cc,
+                                                                               rel=1e-5)
     assert CLKDLoss()(zt, zt).item() == pytest.approx(0.0, abs=1e-7)
 
 
