@@ -360,7 +360,7 @@ class LaViT(BaseModule):
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint='cls.pth', prefix='backbone.')``.
     """
     # Our design (papers.md: depths/widths/L_va not found): PVTv2 widths, depths and MLP ratios chosen so
-    # that params (with a 1000-class head) and FLOPs at 224² are within 2% of the paper's table.
+    # that params (with a 1000-class head) and FLOPs at 224² are within 2.2% of the paper's table.
     arch_zoo = {
         **dict.fromkeys(['t', 'tiny'], dict(embed_dims=(64, 128, 320, 512), depths=(2, 4, 2, 2),
                                              num_heads=(1, 2, 5, 8), mlp_ratios=(4, 4, 2, 2),
