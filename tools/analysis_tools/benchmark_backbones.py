@@ -12,10 +12,12 @@ FLOPs (mmengine.analysis, multiply-accumulates). On CUDA also the peak allocated
 ``va_vs_la_layers.md`` under --out-dir. CPU by default; ``--device cuda`` when present.
 """
 import argparse
+import json
 import os
 import os.path as osp
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
@@ -62,6 +64,24 @@ def timeit(fn, device, warmup, repeats):
         ts.append(time.perf_counter() - t0)
     q = statistics.quantiles(ts, n=4) if len(ts) >= 2 else [ts[0]] * 3
     return statistics.median(ts), q[2] - q[0], min(ts)
+
+
+def release_memory() -> None:
+    """Drop garbage and hand freed heap pages back to the OS between measurements."""
+    import ctypes
+    import gc
+    gc.collect()
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def rss_gb() -> float:
+    try:
+        return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 30
+    except (OSError, ValueError):
+        return float('nan')
 
 
 def saved_bytes(model, x):
@@ -136,6 +156,43 @@ def layer_table(shapes, device, warmup, repeats):
     return lines, ratios
 
 
+def measure_model(name, shapes, train_shapes, dev, warmup, repeats):
+    """Every measurement of one model: a list of row dicts."""
+    rows = []
+    model = build(name).to(dev)
+    model.init_weights()
+    params = sum(q.numel() for q in model.parameters()) / 1e6
+    for shape in shapes:
+        bs = BATCH.get(shape[0], 1)
+        x = torch.randn(bs, 3, *shape, device=dev)
+        model.eval()
+        if dev.startswith('cuda'):
+            torch.cuda.reset_peak_memory_stats()
+        with torch.no_grad():
+            t_fwd, iqr, t_min = timeit(lambda: model(x), dev, warmup, repeats)
+        peak = torch.cuda.max_memory_allocated() / 2 ** 20 if dev.startswith('cuda') else None
+        r = dict(model=name, shape=shape, batch=bs, params=params, fwd=t_fwd, fwd_iqr=iqr, fwd_min=t_min,
+                 tput=bs / t_fwd, gflops=flops(model.cpu(), shape) / 1e9, peak=peak)
+        model.to(dev)
+        if shape in train_shapes:
+            model.train()
+
+            def step():
+                out = model(x)
+                sum(o.float().mean() for o in out).backward()
+            r['fwdbwd'], r['fwdbwd_iqr'], r['fwdbwd_min'] = timeit(step, dev, warmup, repeats)
+            r['saved_mb'] = saved_bytes(model, x) / 2 ** 20
+            model.zero_grad(set_to_none=True)
+            del step
+        rows.append(r)
+        del x
+        release_memory()
+        print(f"{name} {shape} bs{bs}: fwd {1e3 * t_fwd:.1f} ms ({r['tput']:.1f} img/s), "
+              f"{r['gflops']:.2f} GFLOPs/img" + (f", fwd+bwd {1e3 * r['fwdbwd']:.1f} ms" if 'fwdbwd' in r else '')
+              + f' [rss {rss_gb():.1f} GB]', flush=True)
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--models', nargs='+', default=MODELS)
@@ -146,6 +203,9 @@ def main(argv=None):
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--skip-layers', action='store_true')
     p.add_argument('--out-dir', default='work_dirs/bench_backbones')
+    p.add_argument('--no-isolate', action='store_true', help='measure every model in this process')
+    p.add_argument('--worker', help=argparse.SUPPRESS)
+    p.add_argument('--worker-out', help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     os.makedirs(a.out_dir, exist_ok=True)
     parse = lambda s: tuple(int(v) for v in s.split('x')) if 'x' in s else (int(s), int(s))  # noqa: E731
@@ -153,36 +213,27 @@ def main(argv=None):
     train_shapes = {parse(s) for s in a.train_shapes}
     dev = a.device
     rows = []
+    if a.worker:  # one model in this process (see --no-isolate)
+        rows = measure_model(a.worker, shapes, train_shapes, dev, a.warmup, a.repeats)
+        with open(a.worker_out, 'w') as f:
+            json.dump(rows, f)
+        return 0
     for name in a.models:
-        model = build(name).to(dev)
-        model.init_weights()
-        params = sum(q.numel() for q in model.parameters()) / 1e6
-        for shape in shapes:
-            bs = BATCH.get(shape[0], 1)
-            x = torch.randn(bs, 3, *shape, device=dev)
-            model.eval()
-            if dev.startswith('cuda'):
-                torch.cuda.reset_peak_memory_stats()
-            with torch.no_grad():
-                t_fwd, iqr, t_min = timeit(lambda: model(x), dev, a.warmup, a.repeats)
-            peak = torch.cuda.max_memory_allocated() / 2 ** 20 if dev.startswith('cuda') else None
-            r = dict(model=name, shape=shape, batch=bs, params=params, fwd=t_fwd, fwd_iqr=iqr, fwd_min=t_min,
-                     tput=bs / t_fwd, gflops=flops(model.cpu(), shape) / 1e9, peak=peak)
-            model.to(dev)
-            if shape in train_shapes:
-                model.train()
-
-                def step():
-                    out = model(x)
-                    sum(o.float().mean() for o in out).backward()
-                r['fwdbwd'], r['fwdbwd_iqr'], r['fwdbwd_min'] = timeit(step, dev, a.warmup, a.repeats)
-                r['saved_mb'] = saved_bytes(model, x) / 2 ** 20
-                model.zero_grad(set_to_none=True)
-            rows.append(r)
-            print(f"{name} {shape} bs{bs}: fwd {1e3 * t_fwd:.1f} ms ({r['tput']:.1f} img/s), "
-                  f"{r['gflops']:.2f} GFLOPs/img" + (f", fwd+bwd {1e3 * r['fwdbwd']:.1f} ms" if 'fwdbwd' in r else ''),
-                  flush=True)
-        del model
+        if a.no_isolate:
+            rows += measure_model(name, shapes, train_shapes, dev, a.warmup, a.repeats)
+            continue
+        # each model in a child process of this run, one after the other: the parent's resident memory
+        # otherwise grew by ~0.5 GB per measurement and a full run was OOM-killed on a 24 GiB machine
+        out = osp.join(a.out_dir, '.worker.json')
+        cmd = [sys.executable, __file__, '--worker', name, '--worker-out', out, '--device', dev, '--warmup',
+               str(a.warmup), '--repeats', str(a.repeats), '--shapes', *a.shapes, '--train-shapes', *a.train_shapes]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        sys.stdout.write('\n'.join(l for l in res.stdout.splitlines() if name in l) + '\n')
+        if res.returncode:
+            raise RuntimeError(f'{name} failed:\n{res.stderr[-2000:]}')
+        with open(out) as f:
+            rows += [dict(r, shape=tuple(r['shape'])) for r in json.load(f)]
+        os.remove(out)
 
     head = [f'Machine: {machine(dev)}; device {dev}; median of {a.repeats} runs after {a.warmup} warm-up (IQR in '
             'brackets); FLOPs = multiply-accumulates per image (mmengine.analysis); "saved act." = bytes autograd '
