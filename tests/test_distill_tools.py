@@ -18,7 +18,7 @@ def _fast(bs=2):
 
 
 def _ok(res):
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert res.returncode == 0, f'exit {res.returncode}\n' + res.stdout[-2000:] + res.stderr[-4000:]
     return res
 
 

@@ -49,6 +49,20 @@ def attention_maps(model: torch.nn.Module, images: torch.Tensor) -> Tuple[List[t
     return maps, where
 
 
+def _pool_keys(t: torch.Tensor, m: int) -> torch.Tensor:
+    """Sum attention mass onto ``m`` keys (square key grids pooled in 2-D, others along the flat axis), so
+    maps over different key sets compare as distributions over the same coarse keys."""
+    b, h, n, k = t.shape
+    if k == m:
+        return t
+    side, side_m = int(round(k ** 0.5)), int(round(m ** 0.5))
+    if side * side == k and side_m * side_m == m:
+        pooled = F.adaptive_avg_pool2d(t.reshape(b * h, n, side, side), side_m).reshape(b, h, n, m)
+    else:
+        pooled = F.adaptive_avg_pool1d(t.reshape(b * h, n, k), m).reshape(b, h, n, m)
+    return pooled * (k / m)
+
+
 def successive_similarity(maps: List[torch.Tensor], where: List[Tuple]) -> List[Dict]:
     """Cosine similarity between each layer's map and the previous layer's, within a stage (same token
     counts), per image and head, then averaged. High values = saturated (redundant) attention."""
@@ -57,9 +71,13 @@ def successive_similarity(maps: List[torch.Tensor], where: List[Tuple]) -> List[
         (s0, _, _), (s1, j, mode) = where[k - 1], where[k]
         if s0 != s1:
             continue
-        a, b = maps[k - 1].flatten(2), maps[k].flatten(2)
+        a, b = maps[k - 1], maps[k]
         if a.shape[1] != b.shape[1]:
             continue
+        if a.shape[-1] != b.shape[-1]:  # a pooled-key LA map (G² keys) after a VA map (M keys)
+            m = min(a.shape[-1], b.shape[-1])
+            a, b = _pool_keys(a, m), _pool_keys(b, m)
+        a, b = a.flatten(2), b.flatten(2)
         cos = F.cosine_similarity(a, b, dim=-1)  # (B, h)
         out.append(dict(stage=s1, layer=j, mode=mode, cos=cos.mean().item(), std=cos.std().item()))
     return out
