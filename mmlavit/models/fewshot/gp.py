@@ -139,47 +139,37 @@ class GPMixin:
         return losses
 
 
-def _gp_init(self, backbone, pseudo_label, lp_k, lp_alpha, lp_weight, relation, own_encoder, kw):
-    MAML.__init__(self, backbone, **kw)
-    self._init_gp(backbone, kw.get('img_size', 84), pseudo_label, lp_k, lp_alpha, lp_weight, relation,
-                  own_encoder)
-
-
 _GP_ARGS = """
     GP args (every knob in the config):
         pseudo_label: ``'propagation'`` (label propagation, the paper) or ``'model'`` (ablation).
         lp_k, lp_alpha: the propagation graph's neighbours (20) and α (0.99).
         lp_weight: weight of the propagation loss in the meta-training loss (1).
         relation: learn TPN's per-sample graph scale σ (True).
-        own_encoder: the propagation embeds with its own copy of the backbone (GP-ANIL's default) instead of
-            the support-adapted body θ' (GP-MAML / GP-BOIL).
+        own_encoder: the propagation embeds with its own copy of the backbone instead of the support-adapted
+            body θ' (default: True for GP-ANIL, whose body the inner loop does not adapt; False otherwise).
     Other args: :class:`~mmlavit.models.fewshot.MAML`."""
 
 
 @register('model')
 class GPMAML(GPMixin, MAML):
     __doc__ = 'GP-MAML: MAML + adaptive pseudo-labelling of confident queries.' + _GP_ARGS
+    default_own_encoder = False
 
     def __init__(self, backbone: dict, pseudo_label: str = 'propagation', lp_k: int = 20, lp_alpha: float = 0.99,
-                 lp_weight: float = 1.0, relation: bool = True, own_encoder: bool = False, **kwargs):
-        _gp_init(self, backbone, pseudo_label, lp_k, lp_alpha, lp_weight, relation, own_encoder, kwargs)
+                 lp_weight: float = 1.0, relation: bool = True, own_encoder: Optional[bool] = None, **kwargs):
+        MAML.__init__(self, backbone, **kwargs)
+        self._init_gp(backbone, kwargs.get('img_size', 84), pseudo_label, lp_k, lp_alpha, lp_weight, relation,
+                      self.default_own_encoder if own_encoder is None else own_encoder)
 
 
 @register('model')
-class GPANIL(GPMixin, MAML):
+class GPANIL(GPMAML):
     __doc__ = 'GP-ANIL: ANIL (head-only inner loop) + adaptive pseudo-labelling.' + _GP_ARGS
     default_inner = 'head'
-
-    def __init__(self, backbone: dict, pseudo_label: str = 'propagation', lp_k: int = 20, lp_alpha: float = 0.99,
-                 lp_weight: float = 1.0, relation: bool = True, own_encoder: bool = True, **kwargs):
-        _gp_init(self, backbone, pseudo_label, lp_k, lp_alpha, lp_weight, relation, own_encoder, kwargs)
+    default_own_encoder = True
 
 
 @register('model')
-class GPBOIL(GPMixin, MAML):
+class GPBOIL(GPMAML):
     __doc__ = 'GP-BOIL: BOIL (body-only inner loop) + adaptive pseudo-labelling.' + _GP_ARGS
     default_inner = 'body'
-
-    def __init__(self, backbone: dict, pseudo_label: str = 'propagation', lp_k: int = 20, lp_alpha: float = 0.99,
-                 lp_weight: float = 1.0, relation: bool = True, own_encoder: bool = False, **kwargs):
-        _gp_init(self, backbone, pseudo_label, lp_k, lp_alpha, lp_weight, relation, own_encoder, kwargs)
