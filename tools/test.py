@@ -13,7 +13,8 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmlavit.utils import DatasetNotFoundError, check_dataset_paths, init_cpu_dist_if_needed, load_config
+from mmlavit.utils import (DatasetNotFoundError, check_dataset_paths, init_cpu_dist_if_needed, load_config,
+                           shutdown_dist)
 
 
 def parse_args(argv=None):
@@ -95,6 +96,7 @@ def main(argv=None):
         assert args.out.endswith(('.pkl', '.pickle')), 'The dump file must be a pkl file.'
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()
+    shutdown_dist()  # a clean gloo/nccl teardown on every rank
     return 0
 
 

@@ -12,7 +12,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmlavit.utils import DatasetNotFoundError, check_inputs, init_cpu_dist_if_needed, load_config
+from mmlavit.utils import DatasetNotFoundError, check_inputs, init_cpu_dist_if_needed, load_config, shutdown_dist
 
 
 def parse_args(argv=None):
@@ -80,6 +80,7 @@ def main(argv=None):
     init_cpu_dist_if_needed(args.launcher, cfg)  # gloo on CPU-only machines
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    shutdown_dist()  # a clean gloo/nccl teardown on every rank
     return 0
 
 

@@ -41,3 +41,13 @@ def init_cpu_dist_if_needed(launcher: str, cfg) -> bool:
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def shutdown_dist() -> None:
+    """Wait for every rank, then destroy the default process group (if any) before the interpreter exits.
+
+    Without this, gloo's threads were still running at exit, and a 2-process run on a loaded machine
+    once ended in "terminate called without an active exception" (SIGABRT) after training had finished."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
