@@ -40,3 +40,46 @@ def train(config: str, work_dir: str, options: Sequence[str] = (), seed: Optiona
 def mean_std(xs: Sequence[float]) -> Dict[str, float]:
     import statistics
     return dict(mean=statistics.mean(xs), std=statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+def write_table(path: str, lines: Sequence[str]) -> str:
+    """Write Markdown ``lines`` to ``path`` and print them (the report of every study/benchmark tool)."""
+    table = '\n'.join(lines)
+    with open(path, 'w') as f:
+        f.write(table + '\n')
+    print(table)
+    return table
+
+
+def time_runs(fn, warmup: int = 1, repeats: int = 5, device: str = 'cpu') -> List[float]:
+    """Wall times of ``repeats`` calls of ``fn`` after ``warmup`` untimed ones (CUDA synchronised)."""
+    import torch
+
+    def sync():
+        if str(device).startswith('cuda'):
+            torch.cuda.synchronize()
+    for _ in range(warmup):
+        fn()
+    sync()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        ts.append(time.perf_counter() - t0)
+    return ts
+
+
+def saved_activation_bytes(fn) -> int:
+    """Bytes of the tensors autograd saves for backward while ``fn()`` runs (its activation memory); the
+    result of ``fn`` is dropped."""
+    import torch
+    total = [0]
+
+    def pack(t):
+        total[0] += t.numel() * t.element_size()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    del out
+    return total[0]

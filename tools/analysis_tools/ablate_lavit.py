@@ -11,7 +11,7 @@ import os.path as osp
 import statistics
 import sys
 
-from mmlavit.utils.experiments import last, train
+from mmlavit.utils.experiments import last, train, write_table
 CONFIG = 'configs/lavit/lavit-t_synth-cls.py'
 VARIANTS = {
     'LaViT (ours: pooled-key Θ, local Ψ, DP loss, residual attn)': [],
@@ -51,10 +51,7 @@ def main(argv=None):
         lines.append(f'| {name} | {statistics.mean(accs):.1f} ± {std:.1f} | {dp} | '
                      f'{statistics.mean(r[2] for r in rs):.0f} |')
         print(lines[-1], flush=True)
-    table = '\n'.join(lines)
-    with open(osp.join(a.out_dir, 'ablation.md'), 'w') as f:
-        f.write(table + '\n')
-    print(table)
+    write_table(osp.join(a.out_dir, 'ablation.md'), lines)
     return 0
 
 

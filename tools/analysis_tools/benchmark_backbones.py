@@ -19,13 +19,13 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
 
 import mmlavit  # noqa: F401
 from mmlavit.models import LaViT
 from mmlavit.models.backbones.lavit import LaViTAttention
+from mmlavit.utils.experiments import saved_activation_bytes, time_runs, write_table
 
 BATCH = {224: 8, 512: 1, 800: 1}  # typical: ImageNet-style batches at 224², one image at detection sizes
 
@@ -47,21 +47,9 @@ MODELS = ['LaViT-T', 'LaViT-T twin', 'LaViT-S', 'LaViT-S twin', 'LaViT-B', 'LaVi
           'PVTv2-b3', 'Swin-T']
 
 
-def sync(device):
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
 def timeit(fn, device, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        ts.append(time.perf_counter() - t0)
+    """(median, IQR, min) of the timed runs."""
+    ts = time_runs(fn, warmup, repeats, device)
     q = statistics.quantiles(ts, n=4) if len(ts) >= 2 else [ts[0]] * 3
     return statistics.median(ts), q[2] - q[0], min(ts)
 
@@ -82,19 +70,6 @@ def rss_gb() -> float:
         return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 30
     except (OSError, ValueError):
         return float('nan')
-
-
-def saved_bytes(model, x):
-    """Bytes of the tensors autograd saves for backward in one training forward (activation memory)."""
-    total = [0]
-
-    def pack(t):
-        total[0] += t.numel() * t.element_size()
-        return t
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = model(x)
-    del out
-    return total[0]
 
 
 def flops(model, shape):
@@ -181,7 +156,7 @@ def measure_model(name, shapes, train_shapes, dev, warmup, repeats):
                 out = model(x)
                 sum(o.float().mean() for o in out).backward()
             r['fwdbwd'], r['fwdbwd_iqr'], r['fwdbwd_min'] = timeit(step, dev, warmup, repeats)
-            r['saved_mb'] = saved_bytes(model, x) / 2 ** 20
+            r['saved_mb'] = saved_activation_bytes(lambda: model(x)) / 2 ** 20
             model.zero_grad(set_to_none=True)
             del step
         rows.append(r)
@@ -256,18 +231,14 @@ def main(argv=None):
         if all((m, s) in by for m in (a_, b_) for s in shapes):
             head.append(f'| {a_} speed-up over {b_} (fwd) | '
                         + ' | '.join(f"{by[(b_, s)]['fwd_min'] / by[(a_, s)]['fwd_min']:.2f}×" for s in shapes) + ' |')
-    with open(osp.join(a.out_dir, 'benchmark_backbones.md'), 'w') as f:
-        f.write('\n'.join(head) + '\n')
-    print('\n'.join(head))
+    write_table(osp.join(a.out_dir, 'benchmark_backbones.md'), head)
     plot(rows, shapes, a.out_dir)
     if not a.skip_layers:
         lines, ratios = layer_table(shapes, dev, a.warmup, max(a.repeats, 5))
         lines.append('')
         lines.append(f'LA layer speed-up over the VA layer: min {min(ratios):.2f}×, max {max(ratios):.2f}× '
                      f'over {len(ratios)} (input, stage) pairs.')
-        with open(osp.join(a.out_dir, 'va_vs_la_layers.md'), 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-        print('\n'.join(lines))
+        write_table(osp.join(a.out_dir, 'va_vs_la_layers.md'), lines)
     return 0
 
 
@@ -276,32 +247,28 @@ def plot(rows, shapes, out_dir):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     names = list(dict.fromkeys(r['model'] for r in rows))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for n in names:
-        rs = [r for r in rows if r['model'] == n]
-        ax.plot([r['shape'][0] * r['shape'][1] / 1e3 for r in rs], [r['tput'] for r in rs], marker='o', label=n,
-                linestyle='--' if 'twin' in n else '-')
-    ax.set_xscale('log')
-    ax.set_yscale('log')
-    ax.set_xlabel('input pixels (thousands)')
-    ax.set_ylabel('forward throughput (img/s)')
-    ax.legend(fontsize=7)
-    ax.grid(alpha=.3)
-    fig.tight_layout()
-    fig.savefig(osp.join(out_dir, 'throughput_vs_resolution.png'), dpi=120)
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for n in names:
-        rs = [r for r in rows if r['model'] == n]
-        ax.scatter([r['gflops'] for r in rs], [1e3 * r['fwd'] / r['batch'] for r in rs], label=n,
-                   marker='x' if 'twin' in n else 'o')
-    ax.set_xscale('log')
-    ax.set_yscale('log')
-    ax.set_xlabel('GFLOPs per image')
-    ax.set_ylabel('forward ms per image')
-    ax.legend(fontsize=7)
-    ax.grid(alpha=.3)
-    fig.tight_layout()
-    fig.savefig(osp.join(out_dir, 'flops_vs_time.png'), dpi=120)
+
+    def loglog(size, xlabel, ylabel, draw, fname):  # one log-log figure, one series per model
+        fig, ax = plt.subplots(figsize=size)
+        for n in names:
+            draw(ax, n, [r for r in rows if r['model'] == n])
+        ax.set_xscale('log')
+        ax.set_yscale('log')
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=.3)
+        fig.tight_layout()
+        fig.savefig(osp.join(out_dir, fname), dpi=120)
+
+    loglog((7, 4.5), 'input pixels (thousands)', 'forward throughput (img/s)',
+           lambda ax, n, rs: ax.plot([r['shape'][0] * r['shape'][1] / 1e3 for r in rs], [r['tput'] for r in rs],
+                                     marker='o', label=n, linestyle='--' if 'twin' in n else '-'),
+           'throughput_vs_resolution.png')
+    loglog((6, 4.5), 'GFLOPs per image', 'forward ms per image',
+           lambda ax, n, rs: ax.scatter([r['gflops'] for r in rs], [1e3 * r['fwd'] / r['batch'] for r in rs],
+                                        label=n, marker='x' if 'twin' in n else 'o'),
+           'flops_vs_time.png')
 
 
 if __name__ == '__main__':

@@ -12,13 +12,13 @@ import argparse
 import os
 import os.path as osp
 import sys
-import time
 
 import torch
 from mmengine.registry import DefaultScope
 
 import mmlavit  # noqa: F401
 from mmlavit.models import SingleTeacherDistiller
+from mmlavit.utils.experiments import saved_activation_bytes, time_runs, write_table
 
 CH = {'resnet8x4': 256, 'resnet32x4': 256}
 
@@ -59,30 +59,11 @@ def step_fn(model, inputs, samples):
 
 
 def measure(step, device, warmup, repeats):
-    for _ in range(warmup):
-        step()
-    ts = []
-    for _ in range(repeats):
-        if device.startswith('cuda'):
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        step()
-        if device.startswith('cuda'):
-            torch.cuda.synchronize()
-        ts.append(time.perf_counter() - t0)
-    return min(ts)  # best of N: the least disturbed by other load on the machine
+    return min(time_runs(step, warmup, repeats, device))  # best of N: the least disturbed by other load
 
 
 def saved_mb(model, inputs, samples):
-    total = [0]
-
-    def pack(t):
-        total[0] += t.numel() * t.element_size()
-        return t
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        losses = model(inputs, samples, mode='loss')
-    del losses
-    return total[0] / 2 ** 20
+    return saved_activation_bytes(lambda: model(inputs, samples, mode='loss')) / 2 ** 20
 
 
 def main(argv=None):
@@ -121,9 +102,7 @@ def main(argv=None):
              '| training step | ms | × student alone | × plain KD | saved act. MB |', '|---|---|---|---|---|']
     for name, t, mb in rows:
         lines.append(f'| {name} | {1e3 * t:.1f} | {t / base:.2f} | {t / kd:.2f} | {mb:.0f} |')
-    with open(osp.join(a.out_dir, 'benchmark_distill.md'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
+    write_table(osp.join(a.out_dir, 'benchmark_distill.md'), lines)
     return 0
 
 

@@ -14,12 +14,12 @@ import argparse
 import os
 import os.path as osp
 import sys
-import time
 
 import torch
 
 import mmlavit  # noqa: F401
 from mmlavit.models import ANIL, BOIL, GPANIL, GPBOIL, GPMAML, MAML
+from mmlavit.utils.experiments import time_runs, write_table
 
 CLASSES = {'MAML': MAML, 'ANIL': ANIL, 'BOIL': BOIL, 'GP-MAML': GPMAML, 'GP-ANIL': GPANIL, 'GP-BOIL': GPBOIL}
 
@@ -31,17 +31,6 @@ def batch(n_tasks, ways, shots, queries, size, device):
                 support_label=[torch.arange(ways, device=device).repeat_interleave(shots) for _ in range(n_tasks)],
                 query_img=[mk(ways * queries) for _ in range(n_tasks)],
                 query_label=[torch.arange(ways, device=device).repeat_interleave(queries) for _ in range(n_tasks)])
-
-
-def timed(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return min(ts)  # best of N: the least disturbed by other load on the machine
 
 
 def main(argv=None):
@@ -77,8 +66,8 @@ def main(argv=None):
             m.eval()
             with torch.no_grad():  # as in the val loop: the model re-enables grad for its inner loop
                 m(test_b, mode='predict')
-        t_train = timed(train_step, a.warmup, a.repeats)
-        t_test = timed(test_step, a.warmup, max(a.repeats, 3))
+        t_train = min(time_runs(train_step, a.warmup, a.repeats, a.device))  # best of N
+        t_test = min(time_runs(test_step, a.warmup, max(a.repeats, 3), a.device))
         rows[name] = (a.meta_batch / t_train, 1 / t_test)
         print(name, f'{rows[name][0]:.2f} train episodes/s, {rows[name][1]:.2f} test episodes/s', flush=True)
     lines = [f'5-way {a.shots}-shot, {a.queries} queries per class, {a.img_size} px, Conv-4 ({a.channels} channels), '
@@ -90,9 +79,7 @@ def main(argv=None):
         base = name[3:] if name.startswith('GP-') else None
         rel = f'{rows[base][0] / tr:.2f}×' if base in rows else '—'
         lines.append(f'| {name} | {tr:.2f} | {te:.2f} | {rel} |')
-    with open(osp.join(a.out_dir, 'benchmark_fewshot.md'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
+    write_table(osp.join(a.out_dir, 'benchmark_fewshot.md'), lines)
     return 0
 
 

@@ -12,7 +12,7 @@ import os
 import os.path as osp
 import sys
 
-from mmlavit.utils.experiments import ROOT, last, mean_std, read_scalars, train
+from mmlavit.utils.experiments import ROOT, last, mean_std, read_scalars, train, write_table
 
 METHODS = {'student alone': None, 'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', 'TRG (+KD)': 'trg'}
 
@@ -52,11 +52,8 @@ def main(argv=None):
         lines.append(f'| {name} | {ms["mean"]:.2f} ± {ms["std"]:.2f} | {", ".join(f"{x:.1f}" for x in accs)} | '
                      f'{sum(secs) / len(secs):.0f} |')
         print(lines[-1], flush=True)
-    table = '\n'.join(lines)
     name = a.data + ('_' + '-'.join(m.split()[0] for m in a.methods) if a.methods else '')
-    with open(osp.join(a.out_dir, f'{name}.md'), 'w') as f:
-        f.write(table + '\n')
-    print(table)
+    write_table(osp.join(a.out_dir, f'{name}.md'), lines)
     return 0
 
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from mmlavit.utils.experiments import ROOT, train
+from mmlavit.utils.experiments import ROOT, train, write_table
 
 METHODS = ['maml', 'gp-maml', 'anil', 'gp-anil', 'boil', 'gp-boil', 'gp-maml-self']
 NAMES = {'maml': 'MAML', 'gp-maml': 'GP-MAML', 'anil': 'ANIL', 'gp-anil': 'GP-ANIL', 'boil': 'BOIL',
@@ -63,11 +63,8 @@ def main(argv=None):
         lines.append(f'| {NAMES[m]} | {r["acc"]:.2f} ± {r["ci"]:.2f} | {pick} | {pseudo} | {t_train:.0f} | '
                      f'{r["test_s"]:.0f} |')
         print(lines[-1], flush=True)
-    table = '\n'.join(lines)
     name = f'{a.shots}shot' + ('' if a.methods == METHODS[:6] else '_' + '-'.join(a.methods))
-    with open(osp.join(a.out_dir, f'{name}.md'), 'w') as f:
-        f.write(table + '\n')
-    print(table)
+    write_table(osp.join(a.out_dir, f'{name}.md'), lines)
     return 0
 
 

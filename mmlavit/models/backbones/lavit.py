@@ -258,17 +258,7 @@ class LaViTAttention(nn.Module):
     def forward(self, x, hw: HW, prev: Optional[torch.Tensor] = None, residual: Optional[torch.Tensor] = None,
                 prev_k_hw: Optional[HW] = None):
         kv_in, k_hw = self._reduce(x, hw)
-        if self.mode == 'la' and self.la_transform == 'pooled':
-            if prev is None:
-                raise RuntimeError('a less-attention layer needs the previous layer\'s scores')
-            if tuple(k_hw) != self.key_grid:  # values on the same fixed key grid as the transformed scores
-                b, _, c = kv_in.shape
-                kv_grid = F.adaptive_avg_pool2d(kv_in.reshape(b, *k_hw, c).permute(0, 3, 1, 2), self.key_grid)
-                kv_in = kv_grid.permute(0, 2, 3, 1).reshape(b, -1, c)
-            scores = self.transform(prev, hw, prev_k_hw or k_hw)
-            k_hw = self.key_grid
-            v = self.v(kv_in)
-        elif self.mode == 'va':
+        if self.mode == 'va':
             q = self._heads(self.q(x))
             k, v = self.kv(kv_in).chunk(2, dim=-1)
             scores = (q * self.scale) @ self._heads(k).transpose(-1, -2)
@@ -277,8 +267,14 @@ class LaViTAttention(nn.Module):
         else:
             if prev is None:
                 raise RuntimeError('a less-attention layer needs the previous layer\'s scores')
+            scores = self.transform(prev, hw, prev_k_hw or k_hw)
+            if self.la_transform == 'pooled':  # values on the same fixed key grid as the transformed scores
+                if tuple(k_hw) != self.key_grid:
+                    b, _, c = kv_in.shape
+                    kv_grid = F.adaptive_avg_pool2d(kv_in.reshape(b, *k_hw, c).permute(0, 3, 1, 2), self.key_grid)
+                    kv_in = kv_grid.permute(0, 2, 3, 1).reshape(b, -1, c)
+                k_hw = self.key_grid
             v = self.v(kv_in)
-            scores = self.transform(prev, hw, k_hw)
         attn = scores.softmax(dim=-1)
         out = self.attn_drop(attn) @ self._heads(v)
         out = out.transpose(1, 2).reshape(x.shape)
