@@ -37,11 +37,11 @@ def test_classification_distill_export_and_load_into_plain_student(tool, cls_roo
     small = ['model.head.num_classes=4', 'data_preprocessor.num_classes=4', 'train_cfg.max_epochs=1',
              'train_cfg.val_interval=1', 'default_hooks.checkpoint.interval=1', *_fast(8), *data]
     # the teacher, trained by its own config for one epoch
-    _ok(tool(['tools/train.py', 'configs/distill/resnet32_synth-cls.py', '--work-dir', str(tmp_path / 't'),
+    _ok(tool(['tools/train.py', 'configs/distill/resnet32_synth-cls100.py', '--work-dir', str(tmp_path / 't'),
               '--cfg-options', *small]))
     teacher = str(tmp_path / 't' / 'epoch_1.pth')
     wd = str(tmp_path / 's')
-    res = _ok(tool(['tools/train.py', 'configs/distill/trg_resnet32-resnet8_synth-cls.py', '--work-dir', wd,
+    res = _ok(tool(['tools/train.py', 'configs/distill/trg_resnet32-resnet8_synth-cls100.py', '--work-dir', wd,
                     '--cfg-options', *small, f'distiller.teacher.checkpoint={teacher}',
                     'distiller.teacher.cfg_options.model.head.num_classes=4']))
     out = res.stdout + res.stderr
@@ -54,7 +54,7 @@ def test_classification_distill_export_and_load_into_plain_student(tool, cls_roo
               str(tmp_path / 'student.pth')]))
     sd = torch.load(str(tmp_path / 'student.pth'), map_location='cpu')['state_dict']
     assert set(sd) and not any(k.startswith(('student.', 'teacher.', 'distill')) for k in sd)
-    res = _ok(tool(['tools/test.py', 'configs/distill/resnet8_synth-cls.py', str(tmp_path / 'student.pth'),
+    res = _ok(tool(['tools/test.py', 'configs/distill/resnet8_synth-cls100.py', str(tmp_path / 'student.pth'),
                     '--work-dir', str(tmp_path / 'e'), '--cfg-options', *small]))
     assert 'accuracy/top1' in res.stdout + res.stderr
 
@@ -62,10 +62,10 @@ def test_classification_distill_export_and_load_into_plain_student(tool, cls_roo
 def test_missing_teacher_checkpoint_fails_fast(tool, cls_root, tmp_path):
     data = [f'{l}_dataloader.dataset.data_root={cls_root}' for l in ('train', 'val', 'test')]
     wd = tmp_path / 'wd'
-    res = tool(['tools/train.py', 'configs/distill/kd_resnet32-resnet8_synth-cls.py', '--work-dir', str(wd),
+    res = tool(['tools/train.py', 'configs/distill/kd_resnet32-resnet8_synth-cls100.py', '--work-dir', str(wd),
                 '--cfg-options', *data, 'distiller.teacher.checkpoint=nowhere/teacher.pth'])
     assert res.returncode == 2
-    assert 'nowhere/teacher.pth' in res.stderr and 'configs/distill/resnet32_synth-cls.py' in res.stderr
+    assert 'nowhere/teacher.pth' in res.stderr and 'configs/distill/resnet32_synth-cls100.py' in res.stderr
     assert not wd.exists()
 
 

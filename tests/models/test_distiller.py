@@ -217,3 +217,46 @@ def test_cifar_resnets_match_the_papers_sizes(arch, params):
     n = sum(p.numel() for p in m.parameters()) + m.out_channels[0] * 100 + 100  # + the 100-class fc
     assert abs(n / 1e6 - params) / params < 0.02
     assert m(torch.randn(2, 3, 32, 32))[0].shape == (2, m.out_channels[0], 8, 8)
+
+
+def test_narrow_resnet8_students():
+    full, half = CifarResNet('resnet8'), CifarResNet('resnet8x0.5')
+    assert half.out_channels == [32] and CifarResNet('resnet8x0.25').out_channels == [16]
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert 0.2 < n(half) / n(full) < 0.3  # conv weights scale with width²
+    assert half(torch.randn(2, 3, 16, 16))[0].shape == (2, 32, 4, 4)
+
+
+def test_teacher_gets_inputs_in_its_own_normalisation(tmp_path):
+    """A teacher trained on raw BGR pixels (no mean/std) under a student that normalises and swaps to RGB:
+    the distiller hands the teacher exactly what the teacher's own preprocessor makes of the same images."""
+    from mmpretrain.registry import MODELS
+    norm = dict(type='ClsDataPreprocessor', num_classes=10, mean=[120., 110., 100.], std=[60., 50., 40.],
+                to_rgb=True)
+    raw_t = _cls('resnet14')  # ClsDataPreprocessor without mean/std: raw pixels
+    ckpt = str(tmp_path / 'teacher.pth')
+    _save_teacher(ckpt)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        d = SingleTeacherDistiller(student={**_cls('resnet8'), 'data_preprocessor': norm},
+                                   teacher=dict(model=raw_t, checkpoint=ckpt, scope='mmpretrain'),
+                                   recorders=dict(logits=dict(type='ModuleOutputs', source='head.fc')),
+                                   losses=dict(loss_kd=dict(type='KDLoss')))
+        same = SingleTeacherDistiller(student={**_cls('resnet8'), 'data_preprocessor': norm},
+                                      teacher=dict(model={**_cls('resnet14'), 'data_preprocessor': norm},
+                                                   checkpoint=ckpt, scope='mmpretrain'),
+                                      losses=dict(loss_kd=dict(type='KDLoss')),
+                                      recorders=dict(logits=dict(type='ModuleOutputs', source='head.fc')))
+    pixels = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    student_batch = d.data_preprocessor(dict(inputs=list(pixels)), False)['inputs']
+    teacher_batch = d.teacher.data_preprocessor(dict(inputs=list(pixels)), False)['inputs']
+    assert not torch.allclose(student_batch, teacher_batch)
+    assert torch.allclose(d.teacher_inputs(student_batch), teacher_batch, atol=1e-4)
+    assert same.teacher_inputs(student_batch) is student_batch  # same normalisation: untouched
+    with pytest.raises(ValueError, match='input channels'):
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            SingleTeacherDistiller(student={**_cls('resnet8'), 'data_preprocessor': norm},
+                                   teacher=dict(model={**_cls('resnet14'), 'data_preprocessor': dict(
+                                       type='ClsDataPreprocessor', mean=[0.], std=[1.])}, checkpoint=ckpt,
+                                       scope='mmpretrain'),
+                                   losses=dict(loss_kd=dict(type='KDLoss')),
+                                   recorders=dict(logits=dict(type='ModuleOutputs', source='head.fc')))

@@ -1,10 +1,10 @@
 # Copyright (c) mmlavit contributors.
-"""The small distillation study: a resnet32 teacher, then the resnet8 student alone and with KD, DKD, CLKD
-and TRG (configs/distill/*_resnet32-resnet8_<data>.py), over several seeds; top-1 as mean ± std.
+"""The small distillation study: a resnet32 teacher, then a small student alone and with KD, DKD, CLKD and
+TRG (configs/distill/*_resnet32-<student>_<data>.py), over several seeds; top-1 as mean ± std.
 
-    python tools/analysis_tools/distill_study.py --data synth-cls --seeds 0 1 2
-    python tools/analysis_tools/distill_study.py --data digits    --seeds 0 1 2
-Needs the data (tools/dataset_converters/generate_data.py imagenet | digits). The teacher is trained first
+    python tools/analysis_tools/distill_study.py --data synth-cls100 --seeds 0 1 2   # student resnet8
+    python tools/analysis_tools/distill_study.py --data digits --seeds 0 1 2 3 4     # student resnet8x0.5
+Needs the data (the `data_command` in configs/distill/_base_/datasets/). The teacher is trained first
 (configs/distill/resnet32_<data>.py, seed 0) unless its checkpoint exists. Writes <out-dir>/<data>.md.
 """
 import argparse
@@ -14,12 +14,13 @@ import sys
 
 from mmlavit.utils.experiments import ROOT, last, mean_std, read_scalars, train, write_table
 
+STUDENTS = {'synth-cls100': 'resnet8', 'digits': 'resnet8x0.5'}
 METHODS = {'student alone': None, 'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', 'TRG (+KD)': 'trg'}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--data', choices=['synth-cls', 'digits'], default='synth-cls')
+    p.add_argument('--data', choices=sorted(STUDENTS), default='synth-cls100')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--methods', nargs='+', choices=list(METHODS), help='subset (default: all)')
     p.add_argument('--out-dir', default='work_dirs/distill_study')
@@ -33,13 +34,15 @@ def main(argv=None):
         train(teacher_cfg, teacher_dir, seed=0)
     t_acc = last(read_scalars(osp.join(ROOT, teacher_dir)), 'accuracy/top1')
 
+    st = STUDENTS[a.data]
     lines = [f'Teacher resnet32 ({teacher_cfg}): top-1 {t_acc:.1f} %.', '',
-             f'| student resnet8 | top-1 % (mean ± std over seeds {a.seeds}) | per seed | train time / run (s) |',
+             f'| student {st} | top-1 % (mean ± std over seeds {a.seeds}) | per seed | train time / run (s) |',
              '|---|---|---|---|']
     for name, m in METHODS.items():
         if a.methods and name not in a.methods:
             continue
-        cfg = f'configs/distill/resnet8_{a.data}.py' if m is None else f'configs/distill/{m}_resnet32-resnet8_{a.data}.py'
+        cfg = (f'configs/distill/{st}_{a.data}.py' if m is None else
+               f'configs/distill/{m}_resnet32-{st}_{a.data}.py')
         accs, secs = [], []
         for s in a.seeds:
             recs, t = train(cfg, osp.join(a.out_dir, a.data, f'{m or "none"}_s{s}'), seed=s)

@@ -29,6 +29,7 @@ def main(argv=None):
                    help='imagenet: number of classes; fewshot: train val test class counts')
     p.add_argument('--per-class', type=int, help='fewshot: images per class')
     p.add_argument('--img-size', type=int, nargs='+', help='H W (coco/ade20k) or side (imagenet/fewshot)')
+    p.add_argument('--val-fraction', type=float, help='digits: share of each class held out for val (default 0.3)')
     p.add_argument('--force', action='store_true', help='write into a non-empty folder')
     a = p.parse_args(argv)
     root = a.root or DEFAULT_ROOT[a.kind]
@@ -47,6 +48,10 @@ def main(argv=None):
         kw.update({k: v for k, v in (('num_train', a.num_train), ('num_val', a.num_val)) if v})
         out = (synthetic.make_coco if a.kind == 'coco' else synthetic.make_ade20k)(root, **kw)
     elif a.kind == 'digits':
+        if a.val_fraction is not None:
+            if not 0 < a.val_fraction < 1:
+                p.error(f'--val-fraction must lie in (0, 1), got {a.val_fraction}')
+            kw['val_fraction'] = a.val_fraction
         out = synthetic.make_digits(root, **kw)
     elif a.kind == 'imagenet':
         kw.update({k: v for k, v in (('train_per_class', a.num_train), ('val_per_class', a.num_val)) if v})

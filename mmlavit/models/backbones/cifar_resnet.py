@@ -37,12 +37,15 @@ class BasicBlock(nn.Module):
 @register('model')
 class CifarResNet(BaseModule):
     """Args:
-        arch: ``'resnet8'`` ... ``'resnet110'``, ``'resnet8x4'``, ``'resnet32x4'``.
+        arch: ``'resnet8'`` ... ``'resnet110'``, ``'resnet8x4'``, ``'resnet32x4'``, and the narrow
+            ``'resnet8x0.5'`` / ``'resnet8x0.25'`` (half / quarter of resnet8's widths).
         out_indices: stages to return (0-2); the last one feeds the classifier (GAP + linear).
     """
     arch_zoo = {
         **{f'resnet{d}': (d, (16, 16, 32, 64)) for d in (8, 14, 20, 32, 44, 56, 110)},
         'resnet8x4': (8, (32, 64, 128, 256)),
+        'resnet8x0.5': (8, (8, 8, 16, 32)),  # narrow students for the small real-data study (digits)
+        'resnet8x0.25': (8, (4, 4, 8, 16)),
         'resnet32x4': (32, (32, 64, 128, 256)),
     }
 

@@ -75,6 +75,22 @@ def _fill_missing_from_self(module: nn.Module):
     return hook
 
 
+def input_normalisation(pre: Optional[nn.Module]):
+    """``(mean, std, swaps_channels)`` of an mmengine/mmpretrain/mmdet/mmseg data preprocessor: the affine map
+    ``x = (swap(raw) − mean) / std`` it applies to the raw pixels; mean/std are ``None`` when it does not
+    normalise. ``None`` for a model without a data preprocessor."""
+    if pre is None:
+        return None
+    mean, std = getattr(pre, 'mean', None), getattr(pre, 'std', None)
+    if not (torch.is_tensor(mean) and torch.is_tensor(std)) or not getattr(pre, '_enable_normalize', True):
+        mean = std = None
+    else:
+        mean, std = mean.detach().float().view(-1), std.detach().float().view(-1)
+    swap = (getattr(pre, 'to_rgb', False) or getattr(pre, '_channel_conversion', False)  # mmpretrain, mmengine
+            or getattr(pre, 'channel_conversion', False))  # mmseg
+    return mean, std, bool(swap)
+
+
 @register('model')
 class SingleTeacherDistiller(BaseModel):
     """Student + frozen teacher + recorders + distillation losses.
@@ -94,6 +110,10 @@ class SingleTeacherDistiller(BaseModel):
             when the loss takes a target, as DKD does).
         student_loss_weight: multiplies the student's own losses (the "CE weight" of KD recipes).
         save_teacher: keep the teacher's weights in saved checkpoints.
+
+    The teacher sees the student's preprocessed batch. When the teacher's own config normalises pixels
+    differently (mean/std, BGR→RGB), the batch is mapped to the teacher's normalisation first (exact for the
+    affine normalisation; padded borders keep the student's pad value mapped the same way) and the build logs it.
         teacher_mode: the mode the teacher runs in to fill its recorders (``'tensor'``: no post-processing).
     """
 
@@ -112,6 +132,7 @@ class SingleTeacherDistiller(BaseModel):
         self.student = student
         self.data_preprocessor = self.student.data_preprocessor
         self.teacher = self._build_teacher(dict(teacher), allow_random_teacher)
+        self._input_map = self._teacher_input_map()
         self.save_teacher = save_teacher
         self.teacher_mode = teacher_mode
         self.student_loss_weight = student_loss_weight
@@ -174,6 +195,41 @@ class SingleTeacherDistiller(BaseModel):
         for m in teacher.modules():
             m._register_load_state_dict_pre_hook(_fill_missing_from_self(m))
         return teacher.eval()
+
+    def _teacher_input_map(self):
+        """``None`` when the teacher normalises its inputs as the student does, else the tensors that map
+        the student's normalised batch to the teacher's: ``x_t = (swap(x_s·std_s + mean_s) − mean_t) / std_t``."""
+        ns = input_normalisation(self.data_preprocessor)
+        nt = input_normalisation(getattr(self.teacher, 'data_preprocessor', None))
+        if ns is None or nt is None:
+            return None
+        (ms, ss, ws), (mt, st, wt) = ns, nt
+        if ms is None and mt is None:
+            if ws == wt:
+                return None
+            ms = mt = torch.zeros(3)
+            ss = st = torch.ones(3)
+        ms, ss = (torch.zeros_like(mt), torch.ones_like(st)) if ms is None else (ms, ss)
+        mt, st = (torch.zeros_like(ms), torch.ones_like(ss)) if mt is None else (mt, st)
+        if ws == wt and ms.shape == mt.shape and torch.allclose(ms, mt) and torch.allclose(ss, st):
+            return None
+        if ms.shape != mt.shape:
+            raise ValueError(f'the student normalises {ms.numel()} input channels, the teacher {mt.numel()}: '
+                             'they cannot read the same batch')
+        print_log(f'distiller: the teacher normalises inputs differently (mean {mt.tolist()}, std {st.tolist()}, '
+                  f'swap channels {wt}) from the student (mean {ms.tolist()}, std {ss.tolist()}, swap {ws}); '
+                  'the student\'s batch is converted to the teacher\'s normalisation', logger='current')
+        return ms, ss, ws != wt, mt, st
+
+    def teacher_inputs(self, inputs):
+        """The student's preprocessed batch ``(N, C, H, W)`` in the teacher's normalisation."""
+        if self._input_map is None or not torch.is_tensor(inputs) or inputs.ndim != 4:
+            return inputs
+        ms, ss, flip, mt, st = (t.to(inputs.device) if torch.is_tensor(t) else t for t in self._input_map)
+        raw = inputs * ss.view(1, -1, 1, 1) + ms.view(1, -1, 1, 1)  # swap_s(pixels)
+        if flip:
+            raw = raw.flip(1)
+        return (raw - mt.view(1, -1, 1, 1)) / st.view(1, -1, 1, 1)
 
     @staticmethod
     def _attach(model: nn.Module, specs: dict, role: str) -> Dict[str, ModuleRecorder]:
@@ -257,7 +313,7 @@ class SingleTeacherDistiller(BaseModel):
     def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
         self._reset()
         with torch.no_grad():
-            self.teacher(inputs, data_samples, mode=self.teacher_mode)
+            self.teacher(self.teacher_inputs(inputs), data_samples, mode=self.teacher_mode)
         losses = self.student.loss(inputs, data_samples)
         if self.student_loss_weight != 1.0:
             w = self.student_loss_weight

@@ -51,11 +51,14 @@ def match_grids(s: torch.Tensor, t: torch.Tensor) -> Tuple[torch.Tensor, torch.T
     return s.flatten(2).transpose(1, 2), t.flatten(2).transpose(1, 2)
 
 
-def contextual_loss(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
-    """``L_inner``: MSE between per-image token self-similarity maps ``softmax(F Fᵀ/√D)``; ``(B, N, D)``."""
+def contextual_loss(fs: torch.Tensor, ft: torch.Tensor, reduction: str = 'element') -> torch.Tensor:
+    """``L_inner``: squared differences between per-image token self-similarity maps ``softmax(F Fᵀ/√D)``;
+    ``(B, N, D)`` inputs. ``'element'``: the mean over all B·N·N entries (MSE); ``'row'``: summed along
+    each token's row (a distribution over the N tokens), averaged over the B·N rows (N times ``'element'``)."""
     ps = torch.softmax(fs @ fs.transpose(1, 2) / math.sqrt(fs.shape[-1]), dim=-1)
     pt = torch.softmax(ft @ ft.transpose(1, 2) / math.sqrt(ft.shape[-1]), dim=-1)
-    return F.mse_loss(ps, pt)
+    sq = (ps - pt).pow(2)
+    return sq.sum(-1).mean() if reduction == 'row' else sq.mean()
 
 
 def knn_graph(x: torch.Tensor, k: int, neighbours: Optional[torch.Tensor] = None):
@@ -82,8 +85,14 @@ class TRGLoss(nn.Module):
 
     def __init__(self, student_dim: int, teacher_dim: int, num_tokens: int = 16, k: int = 8,
                  alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0, tau_start: float = 0.5,
-                 tau_end: float = 0.07):
+                 tau_end: float = 0.07, inner_reduction: str = 'element', local_norm: str = 'softmax'):
         super().__init__()
+        if local_norm not in ('softmax', 'sum'):
+            raise ValueError(f"local_norm must be 'softmax' or 'sum', got {local_norm!r}")
+        self.local_norm = local_norm
+        if inner_reduction not in ('row', 'element'):
+            raise ValueError(f"inner_reduction must be 'row' or 'element', got {inner_reduction!r}")
+        self.inner_reduction = inner_reduction
         self.projector = nn.Linear(student_dim, teacher_dim)
         self.num_tokens, self.k = num_tokens, k
         self.alpha, self.beta, self.gamma = alpha, beta, gamma
@@ -109,12 +118,16 @@ class TRGLoss(nn.Module):
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> Dict[str, torch.Tensor]:
         fs, ft = match_grids(to_token_grid(student), to_token_grid(teacher.detach()))
-        inner = contextual_loss(fs, ft)
+        inner = contextual_loss(fs, ft, self.inner_reduction)
         ns, nt = self.sample(fs, ft)
         ps = self.projector(ns)
         k = min(self.k, len(nt) - 1)
         a_t, nbr = knn_graph(nt, k)
         a_s, _ = knn_graph(ps, k, nbr)
+        # row distributions over the k neighbours: softmax of the affinities, or the affinities divided by
+        # their row sum (= softmax of the log-affinities −d²/2σ, SNE's neighbour probabilities)
+        if self.local_norm == 'sum':
+            a_s, a_t = a_s.clamp_min(1e-12).log(), a_t.clamp_min(1e-12).log()
         local = F.kl_div(F.log_softmax(a_s, dim=1), F.log_softmax(a_t, dim=1), reduction='batchmean',
                          log_target=True)
         logits = F.normalize(ps, dim=1) @ F.normalize(nt, dim=1).t() / self.tau

@@ -43,6 +43,8 @@ def test_dkd_hand_computed():
 
 
 def test_clkd_hand_computed():
+    # reduction='element' (F.mse_loss, the re-implementations): means over all elements
+    E = dict(reduction='element')
     zs = torch.tensor([[1., 0.], [0., 1.]])
     zt = torch.tensor([[1., 1.], [0., 2.]])
     # instance: rownorm(Z_T) = [[1/√2, 1/√2], [0, 1]] vs identity -> ((1 − 1/√2)² + 1/2) / 4
@@ -51,30 +53,41 @@ def test_clkd_hand_computed():
     cla = (0.2 + (1 - 2 / math.sqrt(5)) ** 2) / 4
     # correlation: both centred batches are [[.5, −.5], [−.5, .5]] -> B_S = B_T, L_cc = 0
     assert torch.allclose(class_correlation(zs), class_correlation(zt))
-    loss = CLKDLoss(mu=0.5, beta=2.0, nu=0.4, cc_normalize=False)(zs, zt)
+    loss = CLKDLoss(mu=0.5, beta=2.0, nu=0.4, **E, cc_normalize=False)(zs, zt)
     assert loss.item() == pytest.approx(0.5 * (ins + 2 * cla), rel=1e-5)
     # raw logits (the literal formula): scaling the teacher changes only the correlation term:
     # B_T = [[2, −2], [−2, 2]], B_S = [[.5, −.5], [−.5, .5]] -> every entry differs by 1.5, L_cc = 2.25
-    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4, cc_normalize=False)(zs, 2 * zs).item() == pytest.approx(0.4 * 2.25,
+    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4, **E, cc_normalize=False)(zs, 2 * zs).item() == pytest.approx(0.4 * 2.25,
                                                                                                  rel=1e-5)
     # default (ours): the correlation of the row-normalised logits is scale-free -> the whole loss vanishes
-    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4)(zs, 2 * zs).item() == pytest.approx(0.0, abs=1e-7)
+    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4, **E)(zs, 2 * zs).item() == pytest.approx(0.0, abs=1e-7)
     # and by hand on zs vs zt: rownorm(zt) = [[a, a], [0, 1]], a = 1/√2; centred: ±[a/2, (a − 1)/2]
     a = 2 ** -0.5
     d = torch.tensor([a / 2, (a - 1) / 2])
     b_t = 2 * torch.outer(d, d)  # (N − 1) = 1, two rows ±d
     b_s = torch.tensor([[.5, -.5], [-.5, .5]])
     cc = (b_s - b_t).pow(2).mean().item()
-    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4)(zs, zt).item() == pytest.approx(0.5 * (ins + 2 * cla) + 0.4 * cc,
+    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4, **E)(zs, zt).item() == pytest.approx(0.5 * (ins + 2 * cla) + 0.4 * cc,
                                                                                rel=1e-5)
     assert CLKDLoss()(zt, zt).item() == pytest.approx(0.0, abs=1e-7)
+    # reduction='row' (default): squared distances summed along each normalised row, averaged over rows;
+    # L_cc summed over the C×C entries. Here N = C = 2: each row holds 2 elements, B holds 4.
+    ins_row = ((1 - a) ** 2 + 0.5) / 2  # rows: sample 0 differs by (1 − a, −a), sample 1 by 0 -> /N
+    cla_row = (0.2 + (1 - 2 / math.sqrt(5)) ** 2) / 2
+    cc_row = (b_s - b_t).pow(2).sum().item()
+    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4)(zs, zt).item() == pytest.approx(
+        0.5 * (ins_row + 2 * cla_row) + 0.4 * cc_row, rel=1e-5)
+    with pytest.raises(ValueError, match="'row' or 'element'"):
+        CLKDLoss(reduction='sum')
 
 
 def test_clkd_class_level_uses_the_batch_axis():
     torch.manual_seed(0)
     zs, zt = torch.randn(4, 3), torch.randn(4, 3)
     only_cla = CLKDLoss(mu=1.0, beta=1.0, nu=0.0)(zs, zt) - CLKDLoss(mu=1.0, beta=0.0, nu=0.0)(zs, zt)
-    manual = ((zs.t() / zs.t().norm(dim=1, keepdim=True) - zt.t() / zt.t().norm(dim=1, keepdim=True)) ** 2).mean()
+    # the class-level rows are the 3 columns (length N = 4 over the batch), normalised over the batch axis
+    manual = ((zs.t() / zs.t().norm(dim=1, keepdim=True) - zt.t() / zt.t().norm(dim=1, keepdim=True)) ** 2)
+    manual = manual.sum(dim=1).mean()
     assert only_cla.item() == pytest.approx(manual.item(), rel=1e-5)
     with pytest.raises(ValueError, match='at least 2'):
         CLKDLoss()(zs[:1], zt[:1])

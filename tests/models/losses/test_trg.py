@@ -16,6 +16,8 @@ def test_contextual_loss_hand_computed():
     a = math.e / (math.e + 1)
     assert contextual_loss(fs, ft).item() == pytest.approx(2 * (a - 0.5) ** 2 / 4, rel=1e-6)
     assert contextual_loss(ft, ft).item() == 0.0
+    # 'row': row 0 differs by (a − 1/2, 1/2 − a), row 1 by 0 -> (2·(a − 1/2)² + 0) / 2 rows
+    assert contextual_loss(fs, ft, 'row').item() == pytest.approx(2 * (a - 0.5) ** 2 / 2, rel=1e-6)
 
 
 def test_knn_graph_gaussian_kernel():
