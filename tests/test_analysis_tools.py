@@ -44,3 +44,24 @@ def test_saturation_report_and_attention_vis(cls_root, tmp_path, capsys):
     torch.save({'state_dict': model.state_dict()}, tmp_path / 'm.pth')
     assert vis.main([cfg, str(tmp_path / 'm.pth'), img, '--layers', '0', '1', '--out', str(out)]) == 0
     assert out.stat().st_size > 1000
+
+
+def test_study_runs_are_read_back_not_retrained(tmp_path):
+    """experiments.train records each finished run; with reuse=True the same command is read back, a changed
+    one (another seed) trains again."""
+    from mmlavit.utils.experiments import train
+    tool = tmp_path / 'fake_train.py'
+    tool.write_text(
+        'import json, os, sys\n'
+        'wd = sys.argv[sys.argv.index("--work-dir") + 1]\n'
+        'os.makedirs(os.path.join(wd, "r", "vis_data"), exist_ok=True)\n'
+        'with open(os.path.join(wd, "calls"), "a") as f: f.write("x")\n'
+        'with open(os.path.join(wd, "r", "vis_data", "scalars.json"), "w") as f:\n'
+        '    f.write(json.dumps({"accuracy/top1": 50.0}) + "\\n")\n')
+    wd = str(tmp_path / 'run')
+    recs, t = train('cfg.py', wd, seed=0, tool=str(tool))
+    assert recs == [{'accuracy/top1': 50.0}] and t > 0
+    assert train('cfg.py', wd, seed=0, tool=str(tool), reuse=True) == (recs, t)
+    assert open(osp.join(wd, 'calls')).read() == 'x'  # not run again
+    train('cfg.py', wd, seed=1, tool=str(tool), reuse=True)
+    assert open(osp.join(wd, 'calls')).read() == 'xx'

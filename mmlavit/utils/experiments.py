@@ -25,16 +25,27 @@ def last(recs: Sequence[dict], key: str) -> Optional[float]:
 
 
 def train(config: str, work_dir: str, options: Sequence[str] = (), seed: Optional[int] = None,
-          tool: str = 'tools/train.py') -> Tuple[List[dict], float]:
+          tool: str = 'tools/train.py', reuse: bool = False) -> Tuple[List[dict], float]:
     """Train ``config`` into ``work_dir`` (``--cfg-options`` ``options``, ``randomness.seed``); return the
-    logged scalars and the wall time. Raises with the tail of stderr when the run fails."""
+    logged scalars and the wall time. Raises with the tail of stderr when the run fails. A finished run
+    leaves ``run.json`` (command, wall time); with ``reuse=True`` a run whose ``run.json`` records the same
+    command is read back instead of trained again."""
     opts = list(options) + ([f'randomness.seed={seed}'] if seed is not None else [])
     cmd = [sys.executable, tool, config, '--work-dir', work_dir] + (['--cfg-options', *opts] if opts else [])
+    marker = osp.join(ROOT, work_dir, 'run.json')
+    if reuse and osp.isfile(marker):
+        with open(marker) as f:
+            done = json.load(f)
+        if done.get('args') == cmd[1:]:
+            return read_scalars(work_dir), done['seconds']
     t0 = time.time()
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if res.returncode:
         raise RuntimeError(f'{config} {opts} failed (exit {res.returncode}):\n{res.stderr[-3000:]}')
-    return read_scalars(work_dir), time.time() - t0
+    seconds = time.time() - t0
+    with open(marker, 'w') as f:
+        json.dump(dict(args=cmd[1:], seconds=seconds), f)
+    return read_scalars(work_dir), seconds
 
 
 def mean_std(xs: Sequence[float]) -> Dict[str, float]:

@@ -24,6 +24,8 @@ def main(argv=None):
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--methods', nargs='+', choices=list(METHODS), help='subset (default: all)')
     p.add_argument('--out-dir', default='work_dirs/distill_study')
+    p.add_argument('--retrain', action='store_true',
+                   help='train every run again (default: runs that finished before, same command, are read back)')
     a = p.parse_args(argv)
     os.makedirs(a.out_dir, exist_ok=True)
 
@@ -45,7 +47,7 @@ def main(argv=None):
                f'configs/distill/{m}_resnet32-{st}_{a.data}.py')
         accs, secs = [], []
         for s in a.seeds:
-            recs, t = train(cfg, osp.join(a.out_dir, a.data, f'{m or "none"}_s{s}'), seed=s)
+            recs, t = train(cfg, osp.join(a.out_dir, a.data, f'{m or "none"}_s{s}'), seed=s, reuse=not a.retrain)
             loss = last(recs, 'loss')
             if loss is None or loss != loss:  # NaN: say so instead of reporting the 0 % it evaluates to
                 print(f'{name} seed {s}: the training loss diverged (NaN)', flush=True)

@@ -5,7 +5,8 @@
     python tools/dataset_converters/generate_data.py ade20k   data/synthetic_ade20k
     python tools/dataset_converters/generate_data.py imagenet data/synthetic_imagenet
     python tools/dataset_converters/generate_data.py fewshot  data/synthetic_fewshot
-    python tools/dataset_converters/generate_data.py digits   data/digits   (scikit-learn's real 8x8 digits)
+    python tools/dataset_converters/generate_data.py digits   data/digits   (scikit-learn's real 8x8 digits;
+                                                     --val-fraction sets the held-out share, default 0.3)
 """
 import argparse
 import os.path as osp
@@ -32,6 +33,8 @@ def main(argv=None):
     p.add_argument('--val-fraction', type=float, help='digits: share of each class held out for val (default 0.3)')
     p.add_argument('--force', action='store_true', help='write into a non-empty folder')
     a = p.parse_args(argv)
+    if a.val_fraction is not None and a.kind != 'digits':
+        p.error(f'--val-fraction applies to digits only; {a.kind} takes --num-train/--num-val')
     root = a.root or DEFAULT_ROOT[a.kind]
     marker = osp.join(root, '.mmlavit-generated')
     if osp.exists(root) and not a.force:
