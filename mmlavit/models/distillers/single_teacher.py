@@ -110,11 +110,11 @@ class SingleTeacherDistiller(BaseModel):
             when the loss takes a target, as DKD does).
         student_loss_weight: multiplies the student's own losses (the "CE weight" of KD recipes).
         save_teacher: keep the teacher's weights in saved checkpoints.
+        teacher_mode: the mode the teacher runs in to fill its recorders (``'tensor'``: no post-processing).
 
     The teacher sees the student's preprocessed batch. When the teacher's own config normalises pixels
     differently (mean/std, BGR→RGB), the batch is mapped to the teacher's normalisation first (exact for the
     affine normalisation; padded borders keep the student's pad value mapped the same way) and the build logs it.
-        teacher_mode: the mode the teacher runs in to fill its recorders (``'tensor'``: no post-processing).
     """
 
     def __init__(self, student: Union[dict, nn.Module], teacher: dict, losses: Dict[str, dict],

@@ -12,8 +12,9 @@ loss and a :class:`KDLoss` in the config).
   nodes of the whole batch together. Student tokens go through a linear projector to the teacher's dim.
 * ``L_local`` (neighbourhood): Gaussian-kernel k-NN graphs ``A_ij = exp(−‖t_i − t_j‖²/2σ)``, σ = the median
   squared distance (detached); for each node, the distribution over its teacher k-NN (row-wise softmax of the
-  adjacency restricted to those neighbours) of student vs teacher, by ``KL(P_T ‖ P_S)``. (Our choice: the
-  same neighbour set for both graphs, so that the rows compare the same edges.)
+  adjacency restricted to those neighbours; ``local_norm='sum'``: the adjacency over its row sum) of student
+  vs teacher, by ``KL(P_T ‖ P_S)``. (Our choice: the same neighbour set for both graphs, so that the rows
+  compare the same edges.)
 * ``L_global`` (topology): InfoNCE between projected, L2-normalised student nodes and teacher nodes — the
   positive is the same position, negatives the other sampled nodes — at temperature τ, which decays from
   ``tau_start`` to ``tau_end`` on a cosine as training progresses (:meth:`set_progress`, 0 → 1).
@@ -61,15 +62,17 @@ def contextual_loss(fs: torch.Tensor, ft: torch.Tensor, reduction: str = 'elemen
     return sq.sum(-1).mean() if reduction == 'row' else sq.mean()
 
 
-def knn_graph(x: torch.Tensor, k: int, neighbours: Optional[torch.Tensor] = None):
+def knn_graph(x: torch.Tensor, k: int, neighbours: Optional[torch.Tensor] = None, log: bool = False):
     """Gaussian-kernel k-NN adjacency of nodes ``x`` ``(V, D)``: returns ``(A restricted to the neighbours
-    (V, k), neighbour indices (V, k))``. ``neighbours`` reuses a given neighbour set."""
+    (V, k), neighbour indices (V, k))``; ``log=True`` returns ``log A = −d²/2σ`` instead. ``neighbours``
+    reuses a given neighbour set."""
     d2 = torch.cdist(x, x).pow(2)
     off = ~torch.eye(len(x), dtype=torch.bool, device=x.device)
     sigma = d2[off].median().detach().clamp_min(1e-12)
     if neighbours is None:
         neighbours = d2.masked_fill(~off, float('inf')).topk(k, dim=1, largest=False).indices
-    return torch.exp(-d2.gather(1, neighbours) / (2 * sigma)), neighbours
+    log_a = -d2.gather(1, neighbours) / (2 * sigma)
+    return (log_a if log else torch.exp(log_a)), neighbours
 
 
 @register('model')
@@ -122,12 +125,11 @@ class TRGLoss(nn.Module):
         ns, nt = self.sample(fs, ft)
         ps = self.projector(ns)
         k = min(self.k, len(nt) - 1)
-        a_t, nbr = knn_graph(nt, k)
-        a_s, _ = knn_graph(ps, k, nbr)
-        # row distributions over the k neighbours: softmax of the affinities, or the affinities divided by
-        # their row sum (= softmax of the log-affinities −d²/2σ, SNE's neighbour probabilities)
-        if self.local_norm == 'sum':
-            a_s, a_t = a_s.clamp_min(1e-12).log(), a_t.clamp_min(1e-12).log()
+        # row distributions over the k neighbours: softmax of the affinities A, or A over its row sum
+        # (= softmax of log A = −d²/2σ, SNE's neighbour probabilities)
+        log = self.local_norm == 'sum'
+        a_t, nbr = knn_graph(nt, k, log=log)
+        a_s, _ = knn_graph(ps, k, nbr, log=log)
         local = F.kl_div(F.log_softmax(a_s, dim=1), F.log_softmax(a_t, dim=1), reduction='batchmean',
                          log_target=True)
         logits = F.normalize(ps, dim=1) @ F.normalize(nt, dim=1).t() / self.tau

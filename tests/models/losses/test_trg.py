@@ -26,6 +26,27 @@ def test_knn_graph_gaussian_kernel():
     # squared distances: 1, 9, 4 -> median σ = 4; nearest of node 0 is 1 (d²=1), of 1 is 0, of 2 is 1 (d²=4)
     assert nbr.squeeze(1).tolist() == [1, 0, 1]
     assert torch.allclose(a.squeeze(1), torch.exp(-torch.tensor([1., 1., 4.]) / 8))
+    log_a, _ = knn_graph(x, 1, log=True)
+    assert torch.allclose(log_a.squeeze(1), -torch.tensor([1., 1., 4.]) / 8)
+
+
+def test_local_term_softmax_vs_row_sum():
+    """Two neighbours per node: the local term is KL(P_T ‖ P_S) with P = softmax(A) or A / ΣA."""
+    torch.manual_seed(0)
+    t, s = torch.randn(1, 2, 2, 2), torch.randn(1, 2, 2, 2)  # 4 tokens of dim 2 -> 4 nodes
+    for norm in ('softmax', 'sum'):
+        loss = TRGLoss(2, 2, num_tokens=4, k=2, alpha=0., beta=1., gamma=0., local_norm=norm)
+        with torch.no_grad():
+            loss.projector.weight.copy_(torch.eye(2))
+            loss.projector.bias.zero_()
+        nt, ns = t.flatten(2).transpose(1, 2)[0], s.flatten(2).transpose(1, 2)[0]
+        a_t, nbr = knn_graph(nt, 2)
+        a_s, _ = knn_graph(ns, 2, nbr)
+        p = (lambda a: torch.softmax(a, 1)) if norm == 'softmax' else (lambda a: a / a.sum(1, keepdim=True))
+        expect = (p(a_t) * (p(a_t).log() - p(a_s).log())).sum() / 4
+        assert loss(s, t)['loss_trg_local'].item() == pytest.approx(expect.item(), rel=1e-4)  # order-free
+    with pytest.raises(ValueError, match="'softmax' or 'sum'"):
+        TRGLoss(2, 2, local_norm='max')
 
 
 def test_global_term_hand_computed_and_schedule():
