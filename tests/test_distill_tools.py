@@ -24,7 +24,11 @@ def _ok(res):
 
 def _random_teacher(config, path):
     """A teacher checkpoint with the right keys (random weights): these tests check the plumbing."""
-    cfg = Config.fromfile(osp.join(ROOT, config))
+    from mmlavit.models.distillers.single_teacher import load_teacher_config
+    cfg = load_teacher_config(config if '::' in config else osp.join(ROOT, config))
+    cfg.model.pop('pretrained', None)
+    if 'init_cfg' in cfg.model.get('backbone', {}):
+        cfg.model.backbone.init_cfg = None  # no download: the weights are random anyway
     from mmengine.registry import MODELS
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         m = MODELS.build(cfg.model)
@@ -89,3 +93,69 @@ def test_detection_and_segmentation_distillers_run(config, teacher_config, metri
                     f'distiller.teacher.checkpoint={teacher}']))
     out = res.stdout + res.stderr
     assert 'distill.loss_kd' in out and 'distill.loss_trg_global' in out and metric in out
+
+
+def _stock_distill(tmp_path, text, teacher_config, scope):
+    """A user's thin config: the stock student config as `_base_` and a `distiller` block (random teacher)."""
+    from mmlavit.models import apply_distiller
+    teacher = _random_teacher(teacher_config, tmp_path / 'teacher.pth')
+    p = tmp_path / 'user_distill.py'
+    p.write_text(text.replace('TEACHER_CKPT', teacher))
+    cfg = apply_distiller(Config.fromfile(str(p)))
+    from mmengine.registry import MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(cfg.model)
+    return model.train()
+
+
+def test_thin_config_over_stock_mmdet_config(tmp_path):
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    model = _stock_distill(tmp_path, """
+_base_ = 'mmdet::retinanet/retinanet_r18_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmlavit'], allow_failed_imports=False)
+model = dict(backbone=dict(init_cfg=None))  # no download in the test
+cls_logits = dict(recorder='cls', call='all', layout='dense', num_classes=80)
+distiller = dict(
+    teacher=dict(config='mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', checkpoint='TEACHER_CKPT'),
+    recorders=dict(cls=dict(type='ModuleOutputs', source='bbox_head.retina_cls')),
+    losses=dict(loss_kd=dict(type='KDLoss', temperature=2.0)),
+    loss_inputs=dict(loss_kd=dict(student=cls_logits, teacher=cls_logits)))
+""", 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', 'mmdet')
+    samples = []
+    for _ in range(2):
+        s = DetDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64), scale_factor=(1., 1.)))
+        s.gt_instances = InstanceData(bboxes=torch.tensor([[8., 8., 40., 48.]]), labels=torch.tensor([3]))
+        samples.append(s)
+    data = model.data_preprocessor(dict(inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)] * 2,
+                                        data_samples=samples), True)
+    losses = model(**data, mode='loss')
+    assert {'loss_cls', 'loss_bbox', 'distill.loss_kd'} <= set(losses)
+    sum(v if torch.is_tensor(v) else sum(v) for k, v in losses.items() if 'loss' in k).backward()
+    assert not any(p.grad is not None for p in model.teacher.parameters())
+
+
+def test_thin_config_over_stock_mmseg_config(tmp_path):
+    from mmseg.structures import SegDataSample
+    from mmengine.structures import PixelData
+    model = _stock_distill(tmp_path, """
+_base_ = 'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py'
+custom_imports = dict(imports=['mmlavit'], allow_failed_imports=False)
+model = dict(pretrained=None, data_preprocessor=dict(size=(64, 64)))
+pix = dict(recorder='logits', layout='nchw')
+distiller = dict(
+    teacher=dict(config='mmseg::sem_fpn/fpn_r101_4xb4-160k_ade20k-512x512.py', checkpoint='TEACHER_CKPT',
+                 cfg_options=dict(model=dict(pretrained=None))),
+    recorders=dict(logits=dict(type='ModuleOutputs', source='decode_head.conv_seg')),
+    losses=dict(loss_kd=dict(type='KDLoss', temperature=1.0)),
+    loss_inputs=dict(loss_kd=dict(student=pix, teacher=pix)))
+""", 'mmseg::sem_fpn/fpn_r101_4xb4-160k_ade20k-512x512.py', 'mmseg')
+    samples = []
+    for _ in range(2):
+        s = SegDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)))
+        s.gt_sem_seg = PixelData(data=torch.randint(0, 150, (1, 64, 64)))
+        samples.append(s)
+    data = model.data_preprocessor(dict(inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)] * 2,
+                                        data_samples=samples), True)
+    losses = model(**data, mode='loss')
+    assert {'decode.loss_ce', 'distill.loss_kd'} <= set(losses)
