@@ -24,19 +24,32 @@ def last(recs: Sequence[dict], key: str) -> Optional[float]:
     return vals[-1] if vals else None
 
 
+def config_digest(config: str) -> Optional[str]:
+    """SHA-1 of the config with its ``_base_`` chain resolved (None when it does not load, e.g. a test's
+    stand-in), so that an edited config or base is trained again."""
+    import hashlib
+    try:
+        from mmengine.config import Config
+        text = Config.fromfile(osp.join(ROOT, config)).pretty_text
+    except Exception:  # noqa: BLE001 — not an mmengine config: no digest
+        return None
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 def train(config: str, work_dir: str, options: Sequence[str] = (), seed: Optional[int] = None,
           tool: str = 'tools/train.py', reuse: bool = False) -> Tuple[List[dict], float]:
     """Train ``config`` into ``work_dir`` (``--cfg-options`` ``options``, ``randomness.seed``); return the
     logged scalars and the wall time. Raises with the tail of stderr when the run fails. A finished run
-    leaves ``run.json`` (command, wall time); with ``reuse=True`` a run whose ``run.json`` records the same
-    command is read back instead of trained again."""
+    leaves ``run.json`` (command, digest of the resolved config, wall time); with ``reuse=True`` a run whose
+    ``run.json`` records the same command and config digest is read back instead of trained again."""
     opts = list(options) + ([f'randomness.seed={seed}'] if seed is not None else [])
     cmd = [sys.executable, tool, config, '--work-dir', work_dir] + (['--cfg-options', *opts] if opts else [])
     marker = osp.join(ROOT, work_dir, 'run.json')
+    digest = config_digest(config)
     if reuse and osp.isfile(marker):
         with open(marker) as f:
             done = json.load(f)
-        if done.get('args') == cmd[1:]:
+        if done.get('args') == cmd[1:] and done.get('config_digest') == digest:
             return read_scalars(work_dir), done['seconds']
     t0 = time.time()
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -44,7 +57,7 @@ def train(config: str, work_dir: str, options: Sequence[str] = (), seed: Optiona
         raise RuntimeError(f'{config} {opts} failed (exit {res.returncode}):\n{res.stderr[-3000:]}')
     seconds = time.time() - t0
     with open(marker, 'w') as f:
-        json.dump(dict(args=cmd[1:], seconds=seconds), f)
+        json.dump(dict(args=cmd[1:], config_digest=digest, seconds=seconds), f)
     return read_scalars(work_dir), seconds
 
 

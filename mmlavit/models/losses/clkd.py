@@ -1,9 +1,9 @@
 """Class-aware logit KD, CLKD (Zhang, Liu, Hopcroft, He; arXiv 2211.14773)."""
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from mmlavit.registry import register
+from .warmup import WarmupLoss
 
 
 def _rownorm(z: torch.Tensor) -> torch.Tensor:
@@ -17,7 +17,7 @@ def class_correlation(z: torch.Tensor) -> torch.Tensor:
 
 
 @register('model')
-class CLKDLoss(nn.Module):
+class CLKDLoss(WarmupLoss):
     """``L = μ · (L_ins + β · L_cla) + ν · L_cc`` (the student's own CE, λ = 0.1 in the paper's
     re-implementations, is the student head's loss weight in the config).
 
@@ -40,6 +40,10 @@ class CLKDLoss(nn.Module):
       ``L_ins = 1/N Σ_i ‖ẑ_i^S − ẑ_i^T‖²`` (= 2 − 2·cos per sample), ``L_cla`` the same per class column,
       and ``L_cc = Σ_jk (B_S − B_T)²_jk`` (squared Frobenius norm). This is ``'element'`` times C, N and C².
 
+    ``warmup`` (ours, as DKD's): the weight grows linearly from 0 over this fraction of training. The
+    gradient of a row-normalised vector scales with 1/‖z‖, so it is largest at initialisation, when the
+    logits are small; without the ramp some seeds did not recover on the small digits config.
+
     ``cc_normalize`` (ours, default True): ``B`` is computed on the row-normalised logits (the same
     normalisation as ``L_ins``), so ``L_cc`` is scale-free and bounded like the other two terms. On raw
     logits (``cc_normalize=False``, the formula as papers.md writes it) ``L_cc`` grows with the 4th power of
@@ -48,8 +52,8 @@ class CLKDLoss(nn.Module):
     """
 
     def __init__(self, mu: float = 0.5, beta: float = 2.0, nu: float = 0.4, loss_weight: float = 1.0,
-                 cc_normalize: bool = True, reduction: str = 'row'):
-        super().__init__()
+                 cc_normalize: bool = True, reduction: str = 'row', warmup: float = 0.0):
+        super().__init__(warmup)
         if reduction not in ('row', 'element'):
             raise ValueError(f"reduction must be 'row' or 'element', got {reduction!r}")
         self.reduction = reduction
@@ -73,4 +77,4 @@ class CLKDLoss(nn.Module):
         zs, zt = (_rownorm(student), _rownorm(teacher)) if self.cc_normalize else (student, teacher)
         sq = (class_correlation(zs) - class_correlation(zt)).pow(2)
         cc = sq.sum() if self.reduction == 'row' else sq.mean()
-        return self.loss_weight * (self.mu * (ins + self.beta * cla) + self.nu * cc)
+        return self.ramp * self.loss_weight * (self.mu * (ins + self.beta * cla) + self.nu * cc)

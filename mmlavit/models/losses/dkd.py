@@ -1,13 +1,13 @@
 """Decoupled knowledge distillation (Zhao et al., CVPR 2022)."""
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from mmlavit.registry import register
+from .warmup import WarmupLoss
 
 
 @register('model')
-class DKDLoss(nn.Module):
+class DKDLoss(WarmupLoss):
     """``L = w · (α · TCKD + β · NCKD)`` with temperature T.
 
     * TCKD: ``T² · KL(b_T ‖ b_S)`` over the binary target / non-target probabilities
@@ -25,13 +25,8 @@ class DKDLoss(nn.Module):
 
     def __init__(self, alpha: float = 1.0, beta: float = 8.0, temperature: float = 4.0,
                  loss_weight: float = 1.0, warmup: float = 0.0):
-        super().__init__()
+        super().__init__(warmup)
         self.alpha, self.beta, self.temperature, self.loss_weight = alpha, beta, temperature, loss_weight
-        self.warmup = warmup
-        self.progress = 1.0
-
-    def set_progress(self, p: float) -> None:
-        self.progress = float(p)
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         t = self.temperature
@@ -48,5 +43,4 @@ class DKDLoss(nn.Module):
         log_q_t = F.log_softmax(teacher / t - gt * big, dim=1)
         q_t = log_q_t.exp()
         nckd = (q_t * (log_q_t - log_q_s)).masked_fill(gt, 0).sum(1).mean() * t * t
-        ramp = min(self.progress / self.warmup, 1.0) if self.warmup > 0 else 1.0
-        return ramp * self.loss_weight * (self.alpha * tckd + self.beta * nckd)
+        return self.ramp * self.loss_weight * (self.alpha * tckd + self.beta * nckd)

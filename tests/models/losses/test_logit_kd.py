@@ -103,3 +103,18 @@ def test_gradients_reach_only_the_student_and_registry(name, args):
     loss_fn(s, t, *extra).backward()
     assert s.grad is not None and s.grad.abs().sum() > 0
     assert t.grad is None
+
+
+def test_clkd_and_dkd_warmup_ramp():
+    torch.manual_seed(0)
+    zs, zt, y = torch.randn(4, 3), torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    for loss, args in ((CLKDLoss(warmup=0.5), (zs, zt)), (DKDLoss(warmup=0.5), (zs, zt, y))):
+        full = loss(*args).item()  # progress defaults to 1: the full weight outside a Runner
+        loss.set_progress(0.25)
+        assert loss(*args).item() == pytest.approx(0.5 * full, rel=1e-6)
+        loss.set_progress(0.0)
+        assert loss(*args).item() == 0.0
+        loss.set_progress(0.6)
+        assert loss(*args).item() == pytest.approx(full, rel=1e-6)
+    with pytest.raises(ValueError, match='fraction of training'):
+        CLKDLoss(warmup=20)
