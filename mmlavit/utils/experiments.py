@@ -28,9 +28,12 @@ def config_digest(config: str) -> Optional[str]:
     """SHA-1 of the config with its ``_base_`` chain resolved (None when it does not load, e.g. a test's
     stand-in), so that an edited config or base is trained again."""
     import hashlib
+    import warnings
     try:
-        from mmengine.config import Config
-        text = Config.fromfile(osp.join(ROOT, config)).pretty_text
+        with warnings.catch_warnings():  # loading runs the config's custom_imports (deprecation chatter)
+            warnings.simplefilter('ignore')
+            from mmengine.config import Config
+            text = Config.fromfile(osp.join(ROOT, config)).pretty_text
     except Exception:  # noqa: BLE001 — not an mmengine config: no digest
         return None
     return hashlib.sha1(text.encode()).hexdigest()
