@@ -38,10 +38,11 @@ def methods(s_dim, t_dim):
     return {
         'KD': dict(recorders=logits, losses=dict(loss_kd=dict(type='KDLoss', temperature=4.0))),
         'DKD': dict(recorders=logits, losses=dict(loss_dkd=dict(type='DKDLoss'))),
-        'CLKD': dict(recorders=logits, losses=dict(loss_clkd=dict(type='CLKDLoss'))),
+        'CLKD': dict(recorders=logits, losses=dict(loss_clkd=dict(type='CLKDLoss', loss_weight=4.0))),
         'TRG (+KD)': dict(recorders=dict(logits, **feat),
                           losses=dict(loss_kd=dict(type='KDLoss', temperature=4.0),
-                                      loss_trg=dict(type='TRGLoss', student_dim=s_dim, teacher_dim=t_dim)),
+                                      loss_trg=dict(type='TRGLoss', student_dim=s_dim, teacher_dim=t_dim,
+                                                    local_norm='sum')),  # as _base_/methods/trg.py
                           loss_inputs=dict(loss_kd=dict(student='logits', teacher='logits'), loss_trg=f_in)),
     }
 
