@@ -25,7 +25,8 @@ def main(argv=None):
     p.add_argument('--methods', nargs='+', choices=list(METHODS), help='subset (default: all)')
     p.add_argument('--out-dir', default='work_dirs/distill_study')
     p.add_argument('--retrain', action='store_true',
-                   help='train every run again (default: runs that finished before, same command, are read back)')
+                   help='train every run again (default: a run that finished before with the same command and '
+                        'the same resolved config is read back)')
     a = p.parse_args(argv)
     os.makedirs(a.out_dir, exist_ok=True)
 
