@@ -1,4 +1,4 @@
-# Small offline distillation: resnet32 -> resnet8x0.5 on scikit-learn's handwritten digits with TRG (+ KD). Teacher first:
+# Small offline distillation: resnet32 -> resnet8x0.5 on scikit-learn's digits with TRG (+ KD). Teacher first:
 #   python tools/train.py configs/distill/resnet32_digits.py   (-> work_dirs/resnet32_digits/epoch_30.pth)
 _base_ = ['./resnet8x0.5_digits.py', './_base_/methods/trg.py']
 distiller = dict(
