@@ -260,3 +260,17 @@ def test_teacher_gets_inputs_in_its_own_normalisation(tmp_path):
                                        scope='mmpretrain'),
                                    losses=dict(loss_kd=dict(type='KDLoss')),
                                    recorders=dict(logits=dict(type='ModuleOutputs', source='head.fc')))
+
+
+def test_input_normalisation_reads_mmdet_and_mmseg_preprocessors():
+    from mmdet.models import DetDataPreprocessor
+    from mmseg.models import SegDataPreProcessor
+    from mmlavit.models.distillers.single_teacher import input_normalisation
+    mean, std = [1., 2., 3.], [4., 5., 6.]
+    for pre in (DetDataPreprocessor(mean=mean, std=std, bgr_to_rgb=True),
+                SegDataPreProcessor(mean=mean, std=std, bgr_to_rgb=True)):
+        m, s, swap = input_normalisation(pre)
+        assert m.tolist() == mean and s.tolist() == std and swap is True
+    m, s, swap = input_normalisation(DetDataPreprocessor())
+    assert m is None and s is None and swap is False
+    assert input_normalisation(None) is None
