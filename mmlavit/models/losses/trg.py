@@ -84,12 +84,19 @@ class TRGLoss(nn.Module):
         student_dim, teacher_dim: token dims (the projector maps student → teacher).
         num_tokens: tokens sampled per image for the graph; k: neighbours; alpha/beta/gamma: weights.
         tau_start, tau_end: InfoNCE temperature schedule endpoints.
+        inner_reduction: ``'element'`` or ``'row'`` (:func:`contextual_loss`); local_norm: ``'softmax'`` or
+            ``'sum'`` (module docstring); warmup: fraction of training over which the three terms ramp up
+            linearly from 0 (0: no ramp; with a ramp the terms are 0 until :meth:`set_progress` is called).
     """
 
     def __init__(self, student_dim: int, teacher_dim: int, num_tokens: int = 16, k: int = 8,
                  alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0, tau_start: float = 0.5,
-                 tau_end: float = 0.07, inner_reduction: str = 'element', local_norm: str = 'softmax'):
+                 tau_end: float = 0.07, inner_reduction: str = 'element', local_norm: str = 'softmax',
+                 warmup: float = 0.0):
         super().__init__()
+        if not 0.0 <= warmup <= 1.0:
+            raise ValueError(f'warmup is a fraction of training in [0, 1], got {warmup}')
+        self.warmup = warmup
         if local_norm not in ('softmax', 'sum'):
             raise ValueError(f"local_norm must be 'softmax' or 'sum', got {local_norm!r}")
         self.local_norm = local_norm
@@ -134,5 +141,6 @@ class TRGLoss(nn.Module):
                          log_target=True)
         logits = F.normalize(ps, dim=1) @ F.normalize(nt, dim=1).t() / self.tau
         glob = F.cross_entropy(logits, torch.arange(len(nt), device=nt.device))
-        return dict(loss_trg_inner=self.alpha * inner, loss_trg_local=self.beta * local,
-                    loss_trg_global=self.gamma * glob)
+        w = min(float(self.progress) / self.warmup, 1.0) if self.warmup > 0 else 1.0  # linear warm-up
+        return dict(loss_trg_inner=w * self.alpha * inner, loss_trg_local=w * self.beta * local,
+                    loss_trg_global=w * self.gamma * glob)

@@ -92,3 +92,24 @@ def test_different_dims_grids_and_gradients():
     assert t.grad is None
     with pytest.raises(ValueError, match='square'):
         to_token_grid(torch.randn(1, 65, 4))
+
+
+def test_trg_warmup_scales_all_three_terms():
+    torch.manual_seed(0)
+    s, t = torch.randn(2, 4, 4, 4), torch.randn(2, 4, 4, 4)
+    loss = TRGLoss(4, 4, num_tokens=16, k=3, warmup=0.5)
+    loss.set_progress(0.5)
+    torch.manual_seed(1)
+    full = loss(s, t)
+    loss.set_progress(0.25)  # half-way through the ramp; τ changes too, so compare at the same τ below
+    torch.manual_seed(1)
+    part = loss(s, t)
+    assert part['loss_trg_inner'].item() == pytest.approx(0.5 * full['loss_trg_inner'].item(), rel=1e-5)
+    assert part['loss_trg_local'].item() == pytest.approx(0.5 * full['loss_trg_local'].item(), rel=1e-5)
+    no_ramp = TRGLoss(4, 4, num_tokens=16, k=3)
+    no_ramp.load_state_dict(loss.state_dict())
+    no_ramp.set_progress(0.25)
+    torch.manual_seed(1)
+    assert part['loss_trg_global'].item() == pytest.approx(0.5 * no_ramp(s, t)['loss_trg_global'].item(), rel=1e-5)
+    with pytest.raises(ValueError, match='fraction of training'):
+        TRGLoss(4, 4, warmup=2.0)
