@@ -204,13 +204,9 @@ class SingleTeacherDistiller(BaseModel):
         if ns is None or nt is None:
             return None
         (ms, ss, ws), (mt, st, wt) = ns, nt
-        if ms is None and mt is None:
-            if ws == wt:
-                return None
-            ms = mt = torch.zeros(3)
-            ss = st = torch.ones(3)
-        ms, ss = (torch.zeros_like(mt), torch.ones_like(st)) if ms is None else (ms, ss)
-        mt, st = (torch.zeros_like(ms), torch.ones_like(ss)) if mt is None else (mt, st)
+        ref = next((m for m in (ms, mt) if m is not None), torch.zeros(3))  # a side without mean/std: 0 / 1
+        ms, ss = (ms, ss) if ms is not None else (torch.zeros_like(ref), torch.ones_like(ref))
+        mt, st = (mt, st) if mt is not None else (torch.zeros_like(ref), torch.ones_like(ref))
         if ws == wt and ms.shape == mt.shape and torch.allclose(ms, mt) and torch.allclose(ss, st):
             return None
         if ms.shape != mt.shape:

@@ -29,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmlavit.registry import register
+from .warmup import WarmupLoss
 
 
 def to_token_grid(x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +77,7 @@ def knn_graph(x: torch.Tensor, k: int, neighbours: Optional[torch.Tensor] = None
 
 
 @register('model')
-class TRGLoss(nn.Module):
+class TRGLoss(WarmupLoss):
     """See the module docstring. ``forward(student, teacher)`` returns a dict of the three weighted terms
     (``loss_trg_inner``, ``loss_trg_local``, ``loss_trg_global``), so each shows in the log.
 
@@ -93,10 +94,8 @@ class TRGLoss(nn.Module):
                  alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0, tau_start: float = 0.5,
                  tau_end: float = 0.07, inner_reduction: str = 'element', local_norm: str = 'softmax',
                  warmup: float = 0.0):
-        super().__init__()
-        if not 0.0 <= warmup <= 1.0:
-            raise ValueError(f'warmup is a fraction of training in [0, 1], got {warmup}')
-        self.warmup = warmup
+        super().__init__(warmup)
+        self.progress = 0.0  # τ starts at tau_start until the distiller reports progress
         if local_norm not in ('softmax', 'sum'):
             raise ValueError(f"local_norm must be 'softmax' or 'sum', got {local_norm!r}")
         self.local_norm = local_norm
@@ -107,15 +106,10 @@ class TRGLoss(nn.Module):
         self.num_tokens, self.k = num_tokens, k
         self.alpha, self.beta, self.gamma = alpha, beta, gamma
         self.tau_start, self.tau_end = tau_start, tau_end
-        self.register_buffer('progress', torch.zeros(()), persistent=False)
-
-    def set_progress(self, p: float) -> None:
-        """Training progress in [0, 1] (e.g. iteration / max_iters) for the temperature schedule."""
-        self.progress.fill_(min(max(float(p), 0.0), 1.0))
 
     @property
     def tau(self) -> float:
-        c = 0.5 * (1 + math.cos(math.pi * float(self.progress)))
+        c = 0.5 * (1 + math.cos(math.pi * self.progress))
         return self.tau_end + (self.tau_start - self.tau_end) * c
 
     def sample(self, fs: torch.Tensor, ft: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -141,6 +135,6 @@ class TRGLoss(nn.Module):
                          log_target=True)
         logits = F.normalize(ps, dim=1) @ F.normalize(nt, dim=1).t() / self.tau
         glob = F.cross_entropy(logits, torch.arange(len(nt), device=nt.device))
-        w = min(float(self.progress) / self.warmup, 1.0) if self.warmup > 0 else 1.0  # linear warm-up
+        w = self.ramp
         return dict(loss_trg_inner=w * self.alpha * inner, loss_trg_local=w * self.beta * local,
                     loss_trg_global=w * self.gamma * glob)

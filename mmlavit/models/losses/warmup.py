@@ -15,7 +15,8 @@ class WarmupLoss(nn.Module):
         self.progress = 1.0
 
     def set_progress(self, p: float) -> None:
-        self.progress = float(p)
+        """Training progress, clamped to [0, 1] (e.g. iteration / max_iters)."""
+        self.progress = min(max(float(p), 0.0), 1.0)
 
     @property
     def ramp(self) -> float:
