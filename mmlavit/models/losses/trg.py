@@ -4,8 +4,10 @@
 loss and a :class:`KDLoss` in the config).
 
 * tokens: ViT patch tokens ``(B, N, D)`` (N a square number, class token removed) or CNN feature maps
-  ``(B, D, H, W)`` (each position a token); student and teacher grids are matched by adaptive average
-  pooling to the smaller one.
+  ``(B, D, H, W)``; student and teacher grids are matched by adaptive average pooling to the smaller one, then
+  split into ``patch_size × patch_size`` patches, each one token (the paper splits a CNN's map into fixed-size
+  patches): flattened, of dim ``D·p²`` (``patch_mode='flatten'``), or averaged, of dim ``D`` (``'mean'``);
+  ``patch_size=1``, the default: each position a token.
 * ``L_inner`` (contextual, within each image): ``MSE(softmax(F_S F_Sᵀ/√D_S), softmax(F_T F_Tᵀ/√D_T))`` over
   all tokens of each image.
 * graph nodes: ``num_tokens`` positions sampled per image (the same positions for student and teacher), the
@@ -47,10 +49,24 @@ def to_token_grid(x: torch.Tensor) -> torch.Tensor:
 
 
 def match_grids(s: torch.Tensor, t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Pool both ``(B, D, H, W)`` maps to the smaller grid; return ``(B, N, D)`` tokens."""
+    """Pool both ``(B, D, H, W)`` maps to the smaller grid."""
     hw = (min(s.shape[2], t.shape[2]), min(s.shape[3], t.shape[3]))
-    s, t = F.adaptive_avg_pool2d(s, hw), F.adaptive_avg_pool2d(t, hw)
-    return s.flatten(2).transpose(1, 2), t.flatten(2).transpose(1, 2)
+    return F.adaptive_avg_pool2d(s, hw), F.adaptive_avg_pool2d(t, hw)
+
+
+def patch_tokens(x: torch.Tensor, patch_size: int = 1, mode: str = 'flatten') -> torch.Tensor:
+    """``(B, D, H, W)`` -> one token per non-overlapping ``p × p`` patch: ``'flatten'``
+    ``(B, (H/p)·(W/p), D·p²)``, as a ViT patchifies its input; ``'mean'`` ``(B, (H/p)·(W/p), D)``, the
+    patch's average (``p = 1``: each position a token)."""
+    if patch_size == 1:
+        return x.flatten(2).transpose(1, 2)
+    h, w = x.shape[2:]
+    if h % patch_size or w % patch_size:
+        raise ValueError(f'the {h}x{w} token grid does not split into {patch_size}x{patch_size} patches: set '
+                         'TRGLoss(patch_size=...) to a divisor of both sides')
+    if mode == 'mean':
+        return F.avg_pool2d(x, patch_size).flatten(2).transpose(1, 2)
+    return F.unfold(x, patch_size, stride=patch_size).transpose(1, 2)
 
 
 def contextual_loss(fs: torch.Tensor, ft: torch.Tensor, reduction: str = 'element') -> torch.Tensor:
@@ -85,6 +101,8 @@ class TRGLoss(WarmupLoss):
         student_dim, teacher_dim: token dims (the projector maps student → teacher).
         num_tokens: tokens sampled per image for the graph; k: neighbours; alpha/beta/gamma: weights.
         tau_start, tau_end: InfoNCE temperature schedule endpoints.
+        patch_size, patch_mode: side of the patches a token grid is split into and ``'flatten'`` or
+            ``'mean'`` (module docstring); the dims above stay the channel dims.
         inner_reduction: ``'element'`` or ``'row'`` (:func:`contextual_loss`); local_norm: ``'softmax'`` or
             ``'sum'`` (module docstring); warmup: fraction of training over which the three terms ramp up
             linearly from 0 (0: no ramp; with a ramp the terms are 0 until :meth:`set_progress` is called).
@@ -93,8 +111,13 @@ class TRGLoss(WarmupLoss):
     def __init__(self, student_dim: int, teacher_dim: int, num_tokens: int = 16, k: int = 8,
                  alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0, tau_start: float = 0.5,
                  tau_end: float = 0.07, inner_reduction: str = 'element', local_norm: str = 'softmax',
-                 warmup: float = 0.0):
+                 warmup: float = 0.0, patch_size: int = 1, patch_mode: str = 'flatten'):
         super().__init__(warmup)
+        if patch_size < 1:
+            raise ValueError(f'patch_size must be a positive int, got {patch_size}')
+        if patch_mode not in ('flatten', 'mean'):
+            raise ValueError(f"patch_mode must be 'flatten' or 'mean', got {patch_mode!r}")
+        self.patch_size, self.patch_mode = patch_size, patch_mode
         self.progress = 0.0  # τ starts at tau_start until the distiller reports progress
         if local_norm not in ('softmax', 'sum'):
             raise ValueError(f"local_norm must be 'softmax' or 'sum', got {local_norm!r}")
@@ -102,7 +125,8 @@ class TRGLoss(WarmupLoss):
         if inner_reduction not in ('row', 'element'):
             raise ValueError(f"inner_reduction must be 'row' or 'element', got {inner_reduction!r}")
         self.inner_reduction = inner_reduction
-        self.projector = nn.Linear(student_dim, teacher_dim)
+        grow = patch_size ** 2 if patch_mode == 'flatten' else 1
+        self.projector = nn.Linear(student_dim * grow, teacher_dim * grow)
         self.num_tokens, self.k = num_tokens, k
         self.alpha, self.beta, self.gamma = alpha, beta, gamma
         self.tau_start, self.tau_end = tau_start, tau_end
@@ -121,7 +145,8 @@ class TRGLoss(WarmupLoss):
         return pick(fs), pick(ft)
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> Dict[str, torch.Tensor]:
-        fs, ft = match_grids(to_token_grid(student), to_token_grid(teacher.detach()))
+        fs, ft = (patch_tokens(g, self.patch_size, self.patch_mode)
+                  for g in match_grids(to_token_grid(student), to_token_grid(teacher.detach())))
         inner = contextual_loss(fs, ft, self.inner_reduction)
         ns, nt = self.sample(fs, ft)
         ps = self.projector(ns)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mmlavit.models.losses import TRGLoss, contextual_loss
-from mmlavit.models.losses.trg import knn_graph, to_token_grid
+from mmlavit.models.losses.trg import knn_graph, patch_tokens, to_token_grid
 
 
 def test_contextual_loss_hand_computed():
@@ -113,3 +113,34 @@ def test_trg_warmup_scales_all_three_terms():
     assert part['loss_trg_global'].item() == pytest.approx(0.5 * no_ramp(s, t)['loss_trg_global'].item(), rel=1e-5)
     with pytest.raises(ValueError, match='fraction of training'):
         TRGLoss(4, 4, warmup=2.0)
+
+
+def test_patch_tokens_flatten_each_patch():
+    x = torch.arange(2 * 4 * 4, dtype=torch.float).reshape(1, 2, 4, 4)  # channels 0..15 and 16..31
+    tok = patch_tokens(x, 2)
+    assert tok.shape == (1, 4, 8)  # 2x2 patches of 2 channels x 2x2 positions
+    # the top-left patch: channel 0 at positions (0,0),(0,1),(1,0),(1,1), then channel 1 at the same
+    assert tok[0, 0].tolist() == [0., 1., 4., 5., 16., 17., 20., 21.]
+    assert tok[0, 3].tolist() == [10., 11., 14., 15., 26., 27., 30., 31.]  # bottom-right patch
+    assert torch.equal(patch_tokens(x, 1), x.flatten(2).transpose(1, 2))
+    mean = patch_tokens(x, 2, 'mean')  # each patch's average per channel
+    assert mean.shape == (1, 4, 2) and mean[0, 0].tolist() == [2.5, 18.5] and mean[0, 3].tolist() == [12.5, 28.5]
+    with pytest.raises(ValueError, match='divisor'):
+        patch_tokens(torch.zeros(1, 2, 6, 6), 4)
+
+
+def test_patch_size_projector_and_gradients():
+    torch.manual_seed(0)
+    loss = TRGLoss(student_dim=8, teacher_dim=16, num_tokens=16, k=2, patch_size=2)
+    assert (loss.projector.in_features, loss.projector.out_features) == (32, 64)
+    s = torch.randn(3, 8, 4, 4, requires_grad=True)  # 4 patch tokens per image -> 12 nodes
+    out = loss(s, torch.randn(3, 16, 4, 4))
+    sum(out.values()).backward()
+    assert s.grad.abs().sum() > 0 and all(torch.isfinite(v) for v in out.values())
+    mean = TRGLoss(student_dim=8, teacher_dim=16, patch_size=2, patch_mode='mean')
+    assert (mean.projector.in_features, mean.projector.out_features) == (8, 16)
+    assert mean(s, torch.randn(3, 16, 4, 4))['loss_trg_global'].isfinite()
+    with pytest.raises(ValueError, match='positive int'):
+        TRGLoss(8, 8, patch_size=0)
+    with pytest.raises(ValueError, match="'flatten' or 'mean'"):
+        TRGLoss(8, 8, patch_mode='max')
