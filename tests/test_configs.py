@@ -66,3 +66,19 @@ def test_mim_folder_ships_the_configs():
     assert osp.isfile(osp.join(pkg, '.mim', 'configs', 'lavit', 'mask-rcnn_lavit.py'))
     assert osp.isfile(osp.join(pkg, '.mim', 'model-index.yml'))
     assert get_installed_path('mmdet') != pkg  # other packages are looked up as before
+
+
+TRG_CLS = [p for p in CONFIGS if osp.basename(p).startswith('trg_')]
+
+
+@pytest.mark.parametrize('path', TRG_CLS, ids=[osp.basename(p) for p in TRG_CLS])
+def test_trg_configs_fit_their_feature_maps(path):
+    """TRG's patch size divides the last feature map at each config's input size (a loss step runs)."""
+    import torch
+    from mmpretrain.structures import DataSample
+    size = 224 if 'in1k' in path else 16 if 'digits' in path else 32
+    model = _build_model(Config.fromfile(path)).train()
+    n = int(model.student.head.num_classes)
+    out = model.loss(torch.randn(4, 3, size, size), [DataSample().set_gt_label(i % n) for i in range(4)])
+    assert {'distill.loss_trg_inner', 'distill.loss_trg_local', 'distill.loss_trg_global'} <= set(out)
+    assert all(torch.isfinite(v) for k, v in out.items() if k.startswith('distill.'))
