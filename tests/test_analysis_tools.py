@@ -48,7 +48,7 @@ def test_saturation_report_and_attention_vis(cls_root, tmp_path, capsys):
 
 def test_study_runs_are_read_back_not_retrained(tmp_path):
     """experiments.train records each finished run; with reuse=True the same command is read back, a changed
-    one (another seed) trains again."""
+    one (another seed) trains again after moving the earlier run aside."""
     from mmlavit.utils.experiments import train
     tool = tmp_path / 'fake_train.py'
     tool.write_text(
@@ -63,5 +63,26 @@ def test_study_runs_are_read_back_not_retrained(tmp_path):
     assert recs == [{'accuracy/top1': 50.0}] and t > 0
     assert train('cfg.py', wd, seed=0, tool=str(tool), reuse=True) == (recs, t)
     assert open(osp.join(wd, 'calls')).read() == 'x'  # not run again
-    train('cfg.py', wd, seed=1, tool=str(tool), reuse=True)
-    assert open(osp.join(wd, 'calls')).read() == 'xx'
+    train('cfg.py', wd, seed=1, tool=str(tool), reuse=True)  # another command: trained again
+    assert open(osp.join(wd, 'calls')).read() == 'x'
+    old, = glob.glob(wd + '.superseded-*')  # the earlier finished run is kept, not overwritten
+    assert open(osp.join(old, 'calls')).read() == 'x' and osp.isfile(osp.join(old, 'run.json'))
+
+
+def test_benchmark_distill_uses_the_committed_method_configs(tmp_path):
+    mod = _load('benchmark_distill')
+    blocks = mod.methods(32, 64)
+    trg = blocks['TRG (+KD)']['losses']['loss_trg']
+    assert (trg['student_dim'], trg['teacher_dim'], trg['patch_size']) == (32, 64, 4)  # from methods/trg.py
+    assert blocks['CLKD']['losses']['loss_clkd']['loss_weight'] == 4.0
+    assert mod.main(['--teacher', 'resnet14', '--student', 'resnet8', '--batch', '4', '--repeats', '1',
+                     '--warmup', '0', '--device', 'cpu', '--out-dir', str(tmp_path)]) == 0
+    table = (tmp_path / 'benchmark_distill.md').read_text()
+    for name in ('student alone', 'KD', 'DKD', 'CLKD', 'TRG (+KD)'):
+        assert f'| {name} |' in table
+
+
+def test_distill_gradients_rejects_a_config_without_distiller():
+    mod = _load('distill_gradients')
+    with pytest.raises(SystemExit, match='no `distiller` block'):
+        mod.main([osp.join(ROOT, 'configs', 'distill', 'resnet8_synth-cls100.py')])

@@ -53,6 +53,17 @@ def test_classification_distill_export_and_load_into_plain_student(tool, cls_roo
         assert key in out
     ck = torch.load(osp.join(wd, 'epoch_1.pth'), map_location='cpu')
     assert not any(k.startswith('teacher.') for k in ck['state_dict'])
+    # each term's pull on the student, from the trained checkpoint
+    res = _ok(tool(['tools/analysis_tools/distill_gradients.py', 'configs/distill/trg_resnet32-resnet8_synth-cls100.py',
+                    '--checkpoint', osp.join(wd, 'epoch_1.pth'), '--batches', '2', '--out', str(tmp_path / 'g.md'),
+                    '--cfg-options', *small, f'distiller.teacher.checkpoint={teacher}',
+                    'distiller.teacher.cfg_options.model.head.num_classes=4']))
+    rows = {r.split('|')[1].strip(): [float(x) for x in r.split('|')[2:5]]
+            for r in (tmp_path / 'g.md').read_text().splitlines() if r.startswith('| distill.')}
+    assert set(rows) == {'distill.loss_kd', 'distill.loss_trg_inner', 'distill.loss_trg_local',
+                         'distill.loss_trg_global'}
+    assert rows['distill.loss_kd'][2] == pytest.approx(1.0, abs=1e-5)  # the reference, against itself
+    assert all(g > 0 and -1 <= c <= 1 for _, g, c in rows.values())
     # export, then evaluate with the plain student config
     _ok(tool(['tools/model_converters/distill_to_student.py', osp.join(wd, 'epoch_1.pth'),
               str(tmp_path / 'student.pth')]))
