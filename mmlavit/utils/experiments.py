@@ -44,7 +44,9 @@ def train(config: str, work_dir: str, options: Sequence[str] = (), seed: Optiona
     """Train ``config`` into ``work_dir`` (``--cfg-options`` ``options``, ``randomness.seed``); return the
     logged scalars and the wall time. Raises with the tail of stderr when the run fails. A finished run
     leaves ``run.json`` (command, digest of the resolved config, wall time); with ``reuse=True`` a run whose
-    ``run.json`` records the same command and config digest is read back instead of trained again."""
+    ``run.json`` records the same command and config digest is read back instead of trained again; a finished
+    run that is trained again is first moved to ``<work_dir>.superseded-<time>`` (its checkpoints and logs
+    are kept)."""
     opts = list(options) + ([f'randomness.seed={seed}'] if seed is not None else [])
     cmd = [sys.executable, tool, config, '--work-dir', work_dir] + (['--cfg-options', *opts] if opts else [])
     marker = osp.join(ROOT, work_dir, 'run.json')
@@ -54,6 +56,11 @@ def train(config: str, work_dir: str, options: Sequence[str] = (), seed: Optiona
             done = json.load(f)
         if done.get('args') == cmd[1:] and done.get('config_digest') == digest:
             return read_scalars(work_dir), done['seconds']
+    if osp.isfile(marker):  # a finished run that is not read back: keep it, under another name
+        import shutil
+        old = osp.join(ROOT, work_dir).rstrip('/') + time.strftime('.superseded-%Y%m%d_%H%M%S')
+        shutil.move(osp.join(ROOT, work_dir), old)
+        print(f'{work_dir}: the earlier run (another command or config) is kept in {old}', flush=True)
     t0 = time.time()
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if res.returncode:
