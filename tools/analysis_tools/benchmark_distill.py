@@ -6,7 +6,8 @@ ratios over the student alone and over plain KD.
     python tools/analysis_tools/benchmark_distill.py                        # CIFAR resnet32x4 -> resnet8x4, batch 64
     python tools/analysis_tools/benchmark_distill.py --teacher resnet56 --student resnet20 --batch 128
 
-The teacher's weights are random (the cost does not depend on them). Writes <out-dir>/benchmark_distill.md.
+The losses and their settings are those of configs/distill/_base_/methods/. The teacher's weights are random
+(the cost does not depend on them). Writes <out-dir>/benchmark_distill.md.
 """
 import argparse
 import os
@@ -18,7 +19,7 @@ from mmengine.registry import DefaultScope
 
 import mmlavit  # noqa: F401
 from mmlavit.models import SingleTeacherDistiller
-from mmlavit.utils.experiments import saved_activation_bytes, time_runs, write_table
+from mmlavit.utils.experiments import ROOT, saved_activation_bytes, time_runs, write_table
 
 CH = {'resnet8x4': 256, 'resnet32x4': 256}
 
@@ -31,20 +32,22 @@ def classifier(arch):
                 data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=100))
 
 
+METHODS = {'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', 'TRG (+KD)': 'trg'}
+
+
 def methods(s_dim, t_dim):
-    logits = dict(logits=dict(type='ModuleOutputs', source='head.fc'))
-    feat = dict(feat=dict(type='ModuleOutputs', source='backbone'))
-    f_in = dict(student=dict(recorder='feat', item=-1), teacher=dict(recorder='feat', item=-1))
-    return {
-        'KD': dict(recorders=logits, losses=dict(loss_kd=dict(type='KDLoss', temperature=4.0))),
-        'DKD': dict(recorders=logits, losses=dict(loss_dkd=dict(type='DKDLoss'))),
-        'CLKD': dict(recorders=logits, losses=dict(loss_clkd=dict(type='CLKDLoss', loss_weight=4.0))),
-        'TRG (+KD)': dict(recorders=dict(logits, **feat),
-                          losses=dict(loss_kd=dict(type='KDLoss', temperature=4.0),
-                                      loss_trg=dict(type='TRGLoss', student_dim=s_dim, teacher_dim=t_dim,
-                                                    local_norm='sum')),  # as _base_/methods/trg.py
-                          loss_inputs=dict(loss_kd=dict(student='logits', teacher='logits'), loss_trg=f_in)),
-    }
+    """The ``distiller`` blocks of ``configs/distill/_base_/methods/`` (the committed settings), with TRG's
+    projector dims set for this pair."""
+    from mmengine.config import Config
+    out = {}
+    for name, m in METHODS.items():
+        block = Config.fromfile(osp.join(ROOT, 'configs', 'distill', '_base_', 'methods', f'{m}.py')).distiller
+        block = block.to_dict()
+        for loss in block['losses'].values():
+            if loss['type'] == 'TRGLoss':
+                loss.update(student_dim=s_dim, teacher_dim=t_dim)
+        out[name] = block
+    return out
 
 
 def step_fn(model, inputs, samples):

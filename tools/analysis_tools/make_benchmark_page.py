@@ -31,7 +31,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--work-dirs', default='work_dirs')
     p.add_argument('--out', default='docs/benchmarks.md')
-    p.add_argument('--notes', help='a Markdown file appended as "Reading the numbers"')
+    p.add_argument('--notes', default='docs/benchmarks/notes.md',
+                   help='a Markdown file appended as "Reading the numbers" (skipped when it does not exist)')
     a = p.parse_args(argv)
     img_dir = osp.join(osp.dirname(a.out), 'benchmarks')
     os.makedirs(img_dir, exist_ok=True)
@@ -49,7 +50,7 @@ def main(argv=None):
             if osp.exists(src):
                 shutil.copy(src, osp.join(img_dir, png))
                 out += [f'![{png}](benchmarks/{png})', '']
-    if a.notes:
+    if a.notes and osp.exists(a.notes):
         out += ['## Reading the numbers', '', open(a.notes).read().strip(), '']
     with open(a.out, 'w') as f:
         f.write('\n'.join(out))
