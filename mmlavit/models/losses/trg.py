@@ -10,7 +10,7 @@ loss and a :class:`KDLoss` in the config).
   ``patch_size=1``, the default: each position a token.
 * ``L_inner`` (contextual, within each image): ``MSE(softmax(F_S F_Sᵀ/√D_S), softmax(F_T F_Tᵀ/√D_T))`` over
   all tokens of each image.
-* graph nodes: ``num_tokens`` positions sampled per image (the same positions for student and teacher), the
+* graph nodes: ``num_tokens`` tokens sampled per image (the same ones for student and teacher), the
   nodes of the whole batch together. Student tokens go through a linear projector to the teacher's dim.
 * ``L_local`` (neighbourhood): Gaussian-kernel k-NN graphs ``A_ij = exp(−‖t_i − t_j‖²/2σ)``, σ = the median
   squared distance (detached); for each node, the distribution over its teacher k-NN (row-wise softmax of the
