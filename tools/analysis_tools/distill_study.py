@@ -2,8 +2,8 @@
 """The small distillation study: a resnet32 teacher, then a small student alone and with KD, DKD, CLKD and
 TRG (configs/distill/*_resnet32-<student>_<data>.py), over several seeds; top-1 as mean ± std.
 
-    python tools/analysis_tools/distill_study.py --data synth-cls100 --seeds 0 1 2   # student resnet8
-    python tools/analysis_tools/distill_study.py --data digits --seeds 0 1 2 3 4     # student resnet8x0.5
+    python tools/analysis_tools/distill_study.py --data synth-cls100 --seeds 0 1 2 3 4          # student resnet8
+    python tools/analysis_tools/distill_study.py --data digits --seeds 0 1 2 3 4 5 6 7 8 9      # student resnet8x0.5
 Needs the data (the `data_command` in configs/distill/_base_/datasets/). The teacher is trained first
 (configs/distill/resnet32_<data>.py, seed 0) unless its checkpoint exists. Writes <out-dir>/<data>.md.
 """
