@@ -54,8 +54,9 @@ def test_classification_distill_export_and_load_into_plain_student(tool, cls_roo
     ck = torch.load(osp.join(wd, 'epoch_1.pth'), map_location='cpu')
     assert not any(k.startswith('teacher.') for k in ck['state_dict'])
     # each term's pull on the student, from the trained checkpoint
-    res = _ok(tool(['tools/analysis_tools/distill_gradients.py', 'configs/distill/trg_resnet32-resnet8_synth-cls100.py',
-                    '--checkpoint', osp.join(wd, 'epoch_1.pth'), '--batches', '2', '--out', str(tmp_path / 'g.md'),
+    res = _ok(tool(['tools/analysis_tools/distill_gradients.py',
+                    'configs/distill/trg_resnet32-resnet8_synth-cls100.py', '--checkpoint',
+                    osp.join(wd, 'epoch_1.pth'), '--batches', '2', '--out', str(tmp_path / 'g.md'),
                     '--cfg-options', *small, f'distiller.teacher.checkpoint={teacher}',
                     'distiller.teacher.cfg_options.model.head.num_classes=4']))
     rows = {r.split('|')[1].strip(): [float(x) for x in r.split('|')[2:5]]

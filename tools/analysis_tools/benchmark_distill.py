@@ -41,8 +41,8 @@ def methods(s_dim, t_dim):
     from mmengine.config import Config
     out = {}
     for name, m in METHODS.items():
-        block = Config.fromfile(osp.join(ROOT, 'configs', 'distill', '_base_', 'methods', f'{m}.py')).distiller
-        block = block.to_dict()
+        path = osp.join(ROOT, 'configs', 'distill', '_base_', 'methods', f'{m}.py')
+        block = Config.fromfile(path).distiller.to_dict()
         for loss in block['losses'].values():
             if loss['type'] == 'TRGLoss':
                 loss.update(student_dim=s_dim, teacher_dim=t_dim)

@@ -5,7 +5,7 @@ term's (plain KD's by default), averaged over a few training batches.
 
     python tools/analysis_tools/distill_gradients.py configs/distill/trg_resnet32-resnet8_synth-cls100.py
     python tools/analysis_tools/distill_gradients.py configs/distill/trg_resnet32-resnet8_synth-cls100.py \\
-        --checkpoint work_dirs/trg_resnet32-resnet8_synth-cls100/epoch_30.pth          # at the end of training
+        --checkpoint work_dirs/trg_resnet32-resnet8_synth-cls100/epoch_30.pth   # at the end of training
 
 Without ``--checkpoint`` the student is as initialised. ``--progress`` is the training progress the losses'
 schedules see (warm-ups, TRG's temperature): 0 by default, 1 with a checkpoint. A term whose gradient is a
@@ -44,11 +44,13 @@ def measure(model, loader, batches: int, reference: str = None):
         if ref_name is None:
             ref_name = 'distill.loss_kd' if 'distill.loss_kd' in losses else next(iter(losses))
         if ref_name not in losses:
-            raise KeyError(f'--reference {ref_name!r} is not a loss of this config; its losses: {sorted(losses)}')
+            raise KeyError(f'--reference {ref_name!r} is not a loss of this config; its losses: '
+                           f'{sorted(losses)}')
         grads = {}
         for k, v in losses.items():
             g = torch.autograd.grad(v, params, retain_graph=True, allow_unused=True)
-            grads[k] = torch.cat([(x if x is not None else torch.zeros_like(p)).flatten() for x, p in zip(g, params)])
+            grads[k] = torch.cat([(x if x is not None else torch.zeros_like(p)).flatten()
+                                  for x, p in zip(g, params)])
         for k, g in grads.items():
             s = sums.setdefault(k, [0.0, 0.0, 0.0, 0])
             s[0] += losses[k].item()
@@ -63,26 +65,29 @@ def measure(model, loader, batches: int, reference: str = None):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config', help='a config with a `distiller` block')
-    p.add_argument('--checkpoint', help="the distiller's training checkpoint (default: the student as initialised)")
-    p.add_argument('--progress', type=float, help='training progress in [0, 1] (default: 0, or 1 with --checkpoint)')
+    p.add_argument('--checkpoint',
+                   help="the distiller's training checkpoint (default: the student as initialised)")
+    p.add_argument('--progress', type=float,
+                   help='training progress in [0, 1] (default: 0, or 1 with --checkpoint)')
     p.add_argument('--batches', type=int, default=4)
     p.add_argument('--reference', help='the term the others are compared with (default: distill.loss_kd if '
                                        'present, else the first loss)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', help='also write the table to this markdown file')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings, as tools/train.py')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config settings, as tools/train.py')
     a = p.parse_args(argv)
     cfg = Config.fromfile(a.config)
     if a.cfg_options:
         cfg.merge_from_dict(a.cfg_options)
     if not cfg.get('distiller'):
-        raise SystemExit(f'{a.config} has no `distiller` block: this tool compares the losses of a distillation '
-                         'config (see configs/distill/)')
+        raise SystemExit(f'{a.config} has no `distiller` block: this tool compares the losses of a '
+                         'distillation config (see configs/distill/)')
     cfg = apply_distiller(cfg)
     init_default_scope(cfg.get('default_scope', 'mmlavit'))
     torch.manual_seed(a.seed)
     from mmengine.registry import MODELS
-    if cfg.get('data_preprocessor') is not None:  # as the Runner does: the top-level one unless the model has one
+    if cfg.get('data_preprocessor') is not None:  # as the Runner does: the top-level one, unless the model's
         cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(cfg.model)
     if a.checkpoint:

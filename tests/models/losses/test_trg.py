@@ -124,7 +124,8 @@ def test_patch_tokens_flatten_each_patch():
     assert tok[0, 3].tolist() == [10., 11., 14., 15., 26., 27., 30., 31.]  # bottom-right patch
     assert torch.equal(patch_tokens(x, 1), x.flatten(2).transpose(1, 2))
     mean = patch_tokens(x, 2, 'mean')  # each patch's average per channel
-    assert mean.shape == (1, 4, 2) and mean[0, 0].tolist() == [2.5, 18.5] and mean[0, 3].tolist() == [12.5, 28.5]
+    assert mean.shape == (1, 4, 2)
+    assert mean[0, 0].tolist() == [2.5, 18.5] and mean[0, 3].tolist() == [12.5, 28.5]
     with pytest.raises(ValueError, match='divisor'):
         patch_tokens(torch.zeros(1, 2, 6, 6), 4)
 
