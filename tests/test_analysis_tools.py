@@ -86,3 +86,13 @@ def test_distill_gradients_rejects_a_config_without_distiller():
     mod = _load('distill_gradients')
     with pytest.raises(SystemExit, match='no `distiller` block'):
         mod.main([osp.join(ROOT, 'configs', 'distill', 'resnet8_synth-cls100.py')])
+
+
+def test_build_model_normalises_as_the_runner_does():
+    """The config's top-level data_preprocessor (mean/std, BGR->RGB) is the model's, as in training."""
+    import torch
+    from mmlavit.utils.analysis import build_model
+    _, model = build_model(osp.join(ROOT, 'configs', 'lavit', 'lavit-t_synth-cls.py'))
+    pre = model.data_preprocessor
+    assert torch.allclose(pre.mean.view(-1), torch.tensor([123.675, 116.28, 103.53]))
+    assert torch.allclose(pre.std.view(-1), torch.tensor([58.395, 57.12, 57.375])) and pre.to_rgb

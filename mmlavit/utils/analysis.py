@@ -1,6 +1,6 @@
 """Helpers shared by the analysis tools: build a trained model from (config, checkpoint), collect LaViT's
 per-layer attention maps, and compare successive maps."""
-from typing import Dict, List, Tuple
+from typing import Dict, List, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -11,13 +11,17 @@ from mmengine.runner import load_checkpoint
 from mmlavit.models import LaViT
 
 
-def build_model(config: str, checkpoint: str = None, device: str = 'cpu'):
-    """The config's model (any of mmpretrain/mmdet/mmseg), weights from ``checkpoint``, in eval mode."""
-    cfg = Config.fromfile(config)
+def build_model(config: Union[str, Config], checkpoint: str = None, device: str = 'cpu'):
+    """The config's model (any of mmpretrain/mmdet/mmseg; a path or a loaded :class:`Config`), weights from
+    ``checkpoint``, in eval mode. As mmengine's Runner does, the config's top-level ``data_preprocessor`` is
+    the model's unless the model sets its own (so inputs are normalised as in training)."""
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
     scope = cfg.get('default_scope', 'mmlavit')
     init_default_scope(scope)
     registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
     model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     if isinstance(model_cfg.get('backbone'), dict):
         model_cfg['backbone'] = dict(model_cfg['backbone'], init_cfg=None)
     model = registry.build(model_cfg)

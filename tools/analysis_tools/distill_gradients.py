@@ -18,11 +18,11 @@ import sys
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import Runner
 
 import mmlavit  # noqa: F401
 from mmlavit.models import apply_distiller
+from mmlavit.utils.analysis import build_model
 from mmlavit.utils.experiments import write_table
 
 
@@ -83,18 +83,11 @@ def main(argv=None):
     if not cfg.get('distiller'):
         raise SystemExit(f'{a.config} has no `distiller` block: this tool compares the losses of a '
                          'distillation config (see configs/distill/)')
-    cfg = apply_distiller(cfg)
-    init_default_scope(cfg.get('default_scope', 'mmlavit'))
+    if a.checkpoint and not osp.isfile(a.checkpoint):
+        raise SystemExit(f'--checkpoint {a.checkpoint} does not exist')
     torch.manual_seed(a.seed)
-    from mmengine.registry import MODELS
-    if cfg.get('data_preprocessor') is not None:  # as the Runner does: the top-level one, unless the model's
-        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = MODELS.build(cfg.model)
-    if a.checkpoint:
-        if not osp.isfile(a.checkpoint):
-            raise SystemExit(f'--checkpoint {a.checkpoint} does not exist')
-        load_checkpoint(model, a.checkpoint, map_location='cpu', logger='silent')  # teacher keys: not saved
-    else:
+    _, model = build_model(apply_distiller(cfg), a.checkpoint)  # a checkpoint has no teacher keys: not saved
+    if not a.checkpoint:
         model.init_weights()
     model.set_progress(a.progress if a.progress is not None else float(bool(a.checkpoint)))
     model.train()
