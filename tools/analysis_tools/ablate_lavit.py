@@ -11,7 +11,7 @@ import os.path as osp
 import statistics
 import sys
 
-from mmlavit.utils.experiments import last, train, write_table
+from experiments import last, train, write_table
 CONFIG = 'configs/lavit/lavit-t_synth-cls.py'
 VARIANTS = {
     'LaViT (ours: pooled-key Θ, local Ψ, DP loss, residual attn)': [],

@@ -17,7 +17,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 
 import mmlavit  # noqa: F401
-from mmlavit.utils.analysis import attention_maps, build_model, successive_similarity
+from model_analysis import attention_maps, build_model, successive_similarity
 
 
 def load_images(cfg, model, n):

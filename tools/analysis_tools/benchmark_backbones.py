@@ -25,7 +25,7 @@ import torch
 import mmlavit  # noqa: F401
 from mmlavit.models import LaViT
 from mmlavit.models.backbones.lavit import LaViTAttention
-from mmlavit.utils.experiments import saved_activation_bytes, time_runs, write_table
+from experiments import saved_activation_bytes, time_runs, write_table
 
 BATCH = {224: 8, 512: 1, 800: 1}  # typical: ImageNet-style batches at 224², one image at detection sizes
 

@@ -19,7 +19,7 @@ import torch
 
 import mmlavit  # noqa: F401
 from mmlavit.models import ANIL, BOIL, GPANIL, GPBOIL, GPMAML, MAML
-from mmlavit.utils.experiments import time_runs, write_table
+from experiments import time_runs, write_table
 
 CLASSES = {'MAML': MAML, 'ANIL': ANIL, 'BOIL': BOIL, 'GP-MAML': GPMAML, 'GP-ANIL': GPANIL, 'GP-BOIL': GPBOIL}
 

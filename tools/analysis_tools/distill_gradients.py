@@ -22,8 +22,8 @@ from mmengine.runner import Runner
 
 import mmlavit  # noqa: F401
 from mmlavit.models import apply_distiller
-from mmlavit.utils.analysis import build_model
-from mmlavit.utils.experiments import write_table
+from model_analysis import build_model
+from experiments import write_table
 
 
 def _term(v):

@@ -12,7 +12,7 @@ import os
 import os.path as osp
 import sys
 
-from mmlavit.utils.experiments import ROOT, last, mean_std, read_scalars, train, write_table
+from experiments import ROOT, last, mean_std, read_scalars, train, write_table
 
 STUDENTS = {'synth-cls100': 'resnet8', 'digits': 'resnet8x0.5'}
 METHODS = {'student alone': None, 'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', 'TRG (+KD)': 'trg'}

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from mmlavit.utils.experiments import ROOT, train, write_table
+from experiments import ROOT, train, write_table
 
 METHODS = ['maml', 'gp-maml', 'anil', 'gp-anil', 'boil', 'gp-boil', 'gp-maml-self']
 NAMES = {'maml': 'MAML', 'gp-maml': 'GP-MAML', 'anil': 'ANIL', 'gp-anil': 'GP-ANIL', 'boil': 'BOIL',

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import mmlavit  # noqa: F401
-from mmlavit.utils.analysis import attention_maps, build_model, find_lavit
+from model_analysis import attention_maps, build_model, find_lavit
 
 
 def main(argv=None):

@@ -11,7 +11,7 @@ import mmlavit  # noqa: F401
 from mmlavit.datasets import LongTailDataset, long_tail_counts
 from mmlavit.models import CifarResNet, SingleTeacherDistiller, apply_distiller, student_state_dict, to_logits
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def _cls(arch, num_classes=10):

@@ -8,7 +8,7 @@ from mmengine.registry import DefaultScope
 
 import mmlavit  # noqa: F401
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _fast(bs=2):

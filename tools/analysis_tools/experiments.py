@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))  # the folder with tools/ and configs/
 
 
 def read_scalars(work_dir: str) -> List[dict]:

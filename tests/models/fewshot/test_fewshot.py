@@ -14,7 +14,7 @@ from mmlavit.datasets import EpisodicDataset
 from mmlavit.evaluation import FewShotMetric, mean_ci95
 from mmlavit.models import ANIL, BOIL, GPANIL, GPMAML, MAML, Conv4, ResNet12, label_propagation, pick_confident
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def _csv_source(tmp_path, n_classes=8, per_class=7, size=12):

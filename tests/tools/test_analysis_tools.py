@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _load(name):
@@ -39,7 +39,7 @@ def test_saturation_report_and_attention_vis(cls_root, tmp_path, capsys):
     out = tmp_path / 'attn.png'
     # the untrained config model; an empty checkpoint argument is not allowed, so save one first
     import torch
-    from mmlavit.utils.analysis import build_model
+    from model_analysis import build_model
     _, model = build_model(cfg)
     torch.save({'state_dict': model.state_dict()}, tmp_path / 'm.pth')
     assert vis.main([cfg, str(tmp_path / 'm.pth'), img, '--layers', '0', '1', '--out', str(out)]) == 0
@@ -49,7 +49,7 @@ def test_saturation_report_and_attention_vis(cls_root, tmp_path, capsys):
 def test_study_runs_are_read_back_not_retrained(tmp_path):
     """experiments.train records each finished run; with reuse=True the same command is read back, a changed
     one (another seed) trains again after moving the earlier run aside."""
-    from mmlavit.utils.experiments import train
+    from experiments import train
     tool = tmp_path / 'fake_train.py'
     tool.write_text(
         'import json, os, sys\n'
@@ -91,7 +91,7 @@ def test_distill_gradients_rejects_a_config_without_distiller():
 def test_build_model_normalises_as_the_runner_does():
     """The config's top-level data_preprocessor (mean/std, BGR->RGB) is the model's, as in training."""
     import torch
-    from mmlavit.utils.analysis import build_model
+    from model_analysis import build_model
     _, model = build_model(osp.join(ROOT, 'configs', 'lavit', 'lavit-t_synth-cls.py'))
     pre = model.data_preprocessor
     assert torch.allclose(pre.mean.view(-1), torch.tensor([123.675, 116.28, 103.53]))

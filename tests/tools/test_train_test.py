@@ -10,7 +10,7 @@ import torch
 
 import mmlavit  # noqa: F401  (safe globals for torch.load below)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _data_opts(root, loaders=('train', 'val', 'test')):
