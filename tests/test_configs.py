@@ -1,10 +1,13 @@
-"""Every shipped config parses and builds its model; `mmlavit::` and relative `_base_` both work."""
+"""Every shipped config, used as the only ``_base_ = 'mmlavit::<path>'`` of a user config, builds its model,
+datasets and evaluators the way mmengine's Runner does (root registries + the config's ``default_scope``);
+relative ``_base_`` paths work too."""
 import glob
+import inspect
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import DATASETS, METRICS, MODELS, DefaultScope
 
 import mmlavit  # noqa: F401  (enables the mmlavit:: config scope)
 
@@ -13,33 +16,70 @@ CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), r
                  if '_base_' not in p)
 
 
-def _build_model(cfg):
-    if cfg.get('distiller'):  # the teacher checkpoint is not shipped: random teacher weights here
-        from mmlavit.models import apply_distiller
-        cfg.distiller.teacher.checkpoint = None
-        cfg.distiller.allow_random_teacher = True
-        apply_distiller(cfg)
-    scope = cfg.get('default_scope', 'mmlavit')
-    init_default_scope(scope)
-    reg = {'mmdet': 'mmdet.registry', 'mmseg': 'mmseg.registry', 'mmpretrain': 'mmpretrain.registry'}.get(
-        scope, 'mmlavit.registry')
-    models = __import__(reg, fromlist=['MODELS']).MODELS
+def _as_mmlavit_base(path, tmp_path):
+    """A user config whose only line is ``_base_ = 'mmlavit::<path under configs/>'``."""
+    user = tmp_path / 'user_cfg.py'
+    user.write_text(f"_base_ = 'mmlavit::{osp.relpath(path, osp.join(ROOT, 'configs'))}'\n")
+    return Config.fromfile(str(user))
+
+
+def _model_cfg(cfg):
     model_cfg = cfg.model.copy()
+    if model_cfg.get('type') == 'SingleTeacherDistiller':  # the teacher checkpoint is not shipped
+        model_cfg.teacher.checkpoint = None
+        model_cfg.allow_random_teacher = True
     backbone = model_cfg.get('backbone')
     if isinstance(backbone, dict) and backbone.get('init_cfg'):
         backbone['init_cfg'] = None  # the ImageNet checkpoint of a full-scale config is not shipped
-    return models.build(model_cfg)
+    return model_cfg
+
+
+def _build_model(cfg):
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmlavit')):
+        return MODELS.build(_model_cfg(cfg))
+
+
+def _build_dataset(ds_cfg):
+    """mmengine ``BaseDataset`` subclasses are built with ``lazy_init=True`` (type, pipeline and arguments
+    checked, annotations not read); a dataset without ``lazy_init`` (our ``EpisodicDataset`` reads its image
+    folders in ``__init__``) is resolved to its class in the same scope."""
+    ds_cfg = ds_cfg.copy()
+    scope = ds_cfg.pop('_scope_', None)
+    with DefaultScope.overwrite_default_scope(scope), DATASETS.switch_scope_and_registry(scope) as reg:
+        cls = reg.get(ds_cfg['type'])
+        if cls is None:
+            raise KeyError(f"{ds_cfg['type']} is not in the {reg.scope}::dataset registry")
+        if 'lazy_init' in inspect.signature(cls.__init__).parameters:
+            ds_cfg['lazy_init'] = True
+            return reg.build(ds_cfg)
+        return cls
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
-def test_config_builds(path):
-    cfg = Config.fromfile(path)
-    assert 'train_dataloader' in cfg and 'model' in cfg
-    distill = bool(cfg.get('distiller'))
+def test_config_builds_as_mmlavit_base(path, tmp_path, coco_root, monkeypatch):
+    monkeypatch.chdir(ROOT)  # teacher configs are given relative to the repository
+    cfg = _as_mmlavit_base(path, tmp_path)
+    assert cfg.default_scope in ('mmpretrain', 'mmdet', 'mmseg')
+    # the outermost typed dicts carry the config's own scope, not the package name
+    assert cfg.model.get('_scope_') == cfg.default_scope
     model = _build_model(cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
-    if distill:
-        assert type(model).__name__ == 'SingleTeacherDistiller' and not model.teacher.training
+    if type(model).__name__ == 'SingleTeacherDistiller':
+        assert not model.teacher.training
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if loader:
+            assert loader.dataset.get('_scope_') == cfg.default_scope
+            assert _build_dataset(loader.dataset) is not None
+    ann = osp.join(coco_root, 'annotations', 'instances_val2017.json')
+    for split in ('val', 'test'):
+        metrics = cfg.get(f'{split}_evaluator')
+        for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics] if metrics else []):
+            m = m.copy()
+            if 'ann_file' in m:  # CocoMetric reads its annotation file in __init__
+                m['ann_file'] = ann
+            with DefaultScope.overwrite_default_scope(cfg.default_scope):
+                assert METRICS.build(m) is not None
 
 
 def test_mmlavit_scope_base_in_a_user_config(tmp_path):

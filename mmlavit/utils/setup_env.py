@@ -36,6 +36,38 @@ def enable_mmlavit_config_scope() -> None:
 
     get_installed_path._mmlavit = True
     config_mod.get_installed_path = get_installed_path
+    _stamp_mmlavit_bases_with_their_default_scope(config_mod.Config)
+
+
+def _stamp_mmlavit_bases_with_their_default_scope(config_cls) -> None:
+    """Give the typed dicts of an ``mmlavit::`` base the base config's own ``default_scope`` as ``_scope_``.
+
+    While merging a ``pkg::`` base, mmengine (``Config._file2dict``) passes the base's parsed dict to
+    ``Config._dict_to_config_dict(cfg, scope=pkg)``, which stamps ``_scope_=pkg`` on each outermost dict with
+    a ``type`` (``model``, each dataset, evaluator, hook, optimizer wrapper, ...) and records ``pkg`` for
+    variables read through ``_base_.xxx``. For mmdet/mmseg/mmpretrain the package is also the registry scope
+    of their configs. Ours are not: an mmlavit config builds in the scope of the toolbox it extends
+    (``default_scope='mmpretrain'`` / ``'mmdet'`` / ``'mmseg'``), so ``_scope_='mmlavit'`` sent
+    ``ImageClassifier`` or ``CocoDataset`` to mmlavit's registry, which does not hold them. We stamp the base
+    config's ``default_scope`` instead (all our types are registered there too, see
+    :mod:`mmlavit.registry`); a base without ``default_scope`` keeps mmengine's ``'mmlavit'``.
+
+    Limits: only the pure-Python (non-``lazy_import``) config style is covered, as all shipped configs are;
+    a user config that overrides ``default_scope`` does not change the scope of the dicts it inherits (the
+    stamp wins, as it does for any ``pkg::`` base).
+    """
+    original = config_cls.__dict__['_dict_to_config_dict'].__func__
+    if getattr(original, '_mmlavit', False):
+        return
+
+    def _dict_to_config_dict(cfg, scope=None, has_scope=True):
+        # Only the call on a whole mmlavit base config matters: nested calls already carry the new scope.
+        if scope == 'mmlavit' and isinstance(cfg, dict) and isinstance(cfg.get('default_scope'), str):
+            scope = cfg['default_scope']
+        return original(cfg, scope=scope, has_scope=has_scope)
+
+    _dict_to_config_dict._mmlavit = True
+    config_cls._dict_to_config_dict = staticmethod(_dict_to_config_dict)
 
 
 def allow_mmengine_checkpoint_types() -> None:
