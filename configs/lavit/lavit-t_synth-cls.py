@@ -21,8 +21,10 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+# workers re-created (and re-seeded) each epoch: with persistent ones their random state could not be saved,
+# and --resume would not equal the uninterrupted run (see docs/reliability.md)
 train_dataloader = dict(
-    batch_size=32, num_workers=2, persistent_workers=True,
+    batch_size=32, num_workers=2, persistent_workers=False,
     dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='train', pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True))
 val_dataloader = dict(
@@ -44,4 +46,5 @@ val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(logger=dict(interval=5),
                      checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=1, save_last=True))
-custom_hooks = [dict(type='AuxiliaryLossHook')]
+# the divergence guard stops at the first non-finite loss; RandomStateHook makes --resume exact
+custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'), dict(type='RandomStateHook')]

@@ -7,4 +7,5 @@ model = dict(
                   dp_loss_weight=0.1),
     neck=dict(in_channels=[64, 128, 320, 512]),
     decode_head=dict(num_classes=150))
-custom_hooks = [dict(type='AuxiliaryLossHook')]
+# the divergence guard stops at the first non-finite loss; RandomStateHook makes --resume exact
+custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'), dict(type='RandomStateHook')]
