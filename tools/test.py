@@ -1,20 +1,21 @@
 # Copyright (c) mmlavit contributors. Test (evaluate) a checkpoint with an mmpretrain/mmdet/mmseg config.
-"""Mirrors mmdet's ``tools/test.py``: ``--show-dir`` writes the predictions drawn on the images through the
-config's visualization hook (DetVisualizationHook, SegVisualizationHook or mmpretrain's VisualizationHook);
-``--out`` dumps the raw predictions."""
+"""Mirrors the test tool of the config's scope (mmpretrain's, mmdet's or mmseg's ``tools/test.py``):
+``--show-dir`` writes the predictions drawn on the images through the config's visualization hook
+(DetVisualizationHook, SegVisualizationHook or mmpretrain's VisualizationHook); ``--tta`` and ``--out`` /
+``--out-item`` do what that scope's tool does (table in :mod:`mmlavit.utils.tool_parity`)."""
 import argparse
 import os
 import os.path as osp
 import sys
 
-import mmlavit  # noqa: F401
 from mmengine.config import Config, DictAction
-from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+import mmlavit  # noqa: F401
 from mmlavit.utils import (DatasetNotFoundError, check_dataset_paths, init_cpu_dist_if_needed, load_config,
                            shutdown_dist)
+from mmlavit.utils.tool_parity import ToolFlagError, apply_tta, output_for
 
 
 def parse_args(argv=None):
@@ -22,16 +23,22 @@ def parse_args(argv=None):
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the directory to save the file containing evaluation metrics')
-    parser.add_argument('--out', type=str, help='dump predictions to a pickle file for offline evaluation')
+    parser.add_argument('--out', type=str,
+                        help="predictions for offline evaluation, as the config's scope writes them: "
+                             'mmdet, mmpretrain: a .pkl file (DumpDetResults / DumpResults); mmseg: a folder')
+    parser.add_argument('--out-item', choices=['metrics', 'pred'],
+                        help='mmpretrain: dump the metrics or the predictions (default) to --out')
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument('--show-dir', help='directory where painted images will be saved (a relative path '
-                        'lands under the work dir: work_dir/<timestamp>/show_dir for mmdet, work_dir/show_dir '
-                        'for mmpretrain; mmseg uses it as the visualizer save_dir)')
+                        'lands under the work dir: work_dir/<timestamp>/show_dir for mmdet, '
+                        'work_dir/show_dir for mmpretrain; mmseg uses it as the visualizer save_dir)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override some settings in the used config, xxx=yyy format')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--tta', action='store_true', help='test time augmentation (tta_model/tta_pipeline)')
+    parser.add_argument('--tta', action='store_true',
+                        help="test time augmentation: the config's tta_model/tta_pipeline, else the default "
+                             "of the scope's tool (mmpretrain, mmdet: flip TTA)")
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -75,15 +82,18 @@ def main(argv=None):
         return 2
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
-    if args.tta:
-        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            print('error: --tta needs tta_model and tta_pipeline in the config.', file=sys.stderr)
-            return 2
-        cfg.model = dict(**cfg.tta_model, module=cfg.model)
-        test_data_cfg = cfg.test_dataloader.dataset
-        while 'dataset' in test_data_cfg:
-            test_data_cfg = test_data_cfg['dataset']
-        test_data_cfg.pipeline = cfg.tta_pipeline
+    if args.out is None and args.out_item is not None:
+        print('error: --out-item needs --out (the file to write)', file=sys.stderr)
+        return 2
+    try:
+        if args.tta:
+            apply_tta(cfg, args.config)
+        output = output_for(cfg, args.out, args.out_item) if args.out is not None else None
+        if output is not None:
+            output.configure(cfg)
+    except ToolFlagError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     try:
         check_dataset_paths(Config(dict(test_dataloader=cfg.test_dataloader)), args.config)
     except DatasetNotFoundError as e:
@@ -92,10 +102,11 @@ def main(argv=None):
 
     init_cpu_dist_if_needed(args.launcher, cfg)  # gloo on CPU-only machines
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    if args.out is not None:
-        assert args.out.endswith(('.pkl', '.pickle')), 'The dump file must be a pkl file.'
-        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
-    runner.test()
+    if output is not None:
+        output.attach(runner)
+    metrics = runner.test()
+    if output is not None:
+        output.finish(metrics)
     shutdown_dist()  # a clean gloo/nccl teardown on every rank
     return 0
 

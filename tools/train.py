@@ -1,18 +1,21 @@
 # Copyright (c) mmlavit contributors. Train a model from an mmpretrain / mmdet / mmseg / mmlavit config.
 """Mirrors mmdet's ``tools/train.py``; the config's ``default_scope`` decides which toolbox's registries
-build it. mmlavit is imported first, so our types and ``_base_ = 'mmlavit::...'`` are available."""
+build it, and ``--auto-scale-lr`` behaves as that toolbox's own tool (:mod:`mmlavit.utils.tool_parity`).
+mmlavit is imported first, so our types and ``_base_ = 'mmlavit::...'`` are available."""
 import argparse
 import logging
 import os
 import sys
 
-import mmlavit  # noqa: F401  (registers our types, the mmlavit:: config scope, safe checkpoint loading)
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmlavit.utils import DatasetNotFoundError, check_inputs, init_cpu_dist_if_needed, load_config, shutdown_dist
+import mmlavit  # noqa: F401  (registers our types, the mmlavit:: config scope, safe checkpoint loading)
+from mmlavit.utils import (DatasetNotFoundError, check_inputs, init_cpu_dist_if_needed, load_config,
+                           shutdown_dist)
+from mmlavit.utils.tool_parity import ToolFlagError, enable_auto_scale_lr
 
 
 def parse_args(argv=None):
@@ -21,7 +24,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true', default=False,
                         help='enable automatic-mixed-precision training')
-    parser.add_argument('--auto-scale-lr', action='store_true', help='enable automatically scaling LR.')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the LR by real batch size / auto_scale_lr.base_batch_size as the tool of '
+                             "the config's scope does (mmdet also needs auto_scale_lr.enable in the config)")
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='If specify checkpoint path, resume from it, while if not specify, try to '
                              'auto resume from the latest checkpoint in the work directory.')
@@ -53,12 +58,8 @@ def build_cfg(args) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
-    if args.auto_scale_lr:
-        if 'auto_scale_lr' in cfg and 'enable' in cfg.auto_scale_lr and 'base_batch_size' in cfg.auto_scale_lr:
-            cfg.auto_scale_lr.enable = True
-        else:
-            raise RuntimeError('Can not find "auto_scale_lr" or "auto_scale_lr.enable" or '
-                               '"auto_scale_lr.base_batch_size" in your configuration file.')
+    if args.auto_scale_lr:  # as the config's upstream tool does (mmlavit.utils.tool_parity)
+        enable_auto_scale_lr(cfg, args.config)
 
     if args.resume == 'auto':
         cfg.resume = True
@@ -71,7 +72,11 @@ def build_cfg(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_cfg(args)
+    try:
+        cfg = build_cfg(args)
+    except ToolFlagError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     try:
         check_inputs(cfg, args.config)  # data and pretrained checkpoints, before the work dir is touched
     except DatasetNotFoundError as e:
