@@ -8,7 +8,16 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))  # the folder with tools/ and configs/
+# The folder holding tools/ and configs/: the source checkout, or mmlavit/.mim of an installed package. It is
+# only for finding those; work dirs (and the configs' relative data paths) are relative to the current
+# working directory, as for tools/train.py itself.
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def repo_path(path: str) -> str:
+    """``path`` as given when it exists from the current directory (or is absolute), else under ROOT
+    (``configs/...``, ``tools/...`` of the checkout or the installed package)."""
+    return path if osp.isabs(path) or osp.exists(path) else osp.join(ROOT, path)
 
 
 def read_scalars(work_dir: str) -> List[dict]:
@@ -33,7 +42,7 @@ def config_digest(config: str) -> Optional[str]:
         with warnings.catch_warnings():  # loading runs the config's custom_imports (deprecation chatter)
             warnings.simplefilter('ignore')
             from mmengine.config import Config
-            text = Config.fromfile(osp.join(ROOT, config)).pretty_text
+            text = Config.fromfile(repo_path(config)).pretty_text
     except Exception:  # noqa: BLE001 — not an mmengine config: no digest
         return None
     return hashlib.sha1(text.encode()).hexdigest()
@@ -48,8 +57,8 @@ def train(config: str, work_dir: str, options: Sequence[str] = (), seed: Optiona
     run that is trained again is first moved to ``<work_dir>.superseded-<time>`` (its checkpoints and logs
     are kept)."""
     opts = list(options) + ([f'randomness.seed={seed}'] if seed is not None else [])
-    cmd = [sys.executable, tool, config, '--work-dir', work_dir] + (['--cfg-options', *opts] if opts else [])
-    marker = osp.join(ROOT, work_dir, 'run.json')
+    cmd = [sys.executable, repo_path(tool), repo_path(config), '--work-dir', work_dir] + (['--cfg-options', *opts] if opts else [])
+    marker = osp.join(work_dir, 'run.json')
     digest = config_digest(config)
     if reuse and osp.isfile(marker):
         with open(marker) as f:
@@ -58,11 +67,11 @@ def train(config: str, work_dir: str, options: Sequence[str] = (), seed: Optiona
             return read_scalars(work_dir), done['seconds']
     if osp.isfile(marker):  # a finished run that is not read back: keep it, under another name
         import shutil
-        old = osp.join(ROOT, work_dir).rstrip('/') + time.strftime('.superseded-%Y%m%d_%H%M%S')
-        shutil.move(osp.join(ROOT, work_dir), old)
+        old = work_dir.rstrip('/') + time.strftime('.superseded-%Y%m%d_%H%M%S')
+        shutil.move(work_dir, old)
         print(f'{work_dir}: the earlier run (another command or config) is kept in {old}', flush=True)
     t0 = time.time()
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(cmd, capture_output=True, text=True)  # in the current directory
     if res.returncode:
         raise RuntimeError(f'{config} {opts} failed (exit {res.returncode}):\n{res.stderr[-3000:]}')
     seconds = time.time() - t0

@@ -1,13 +1,22 @@
 # Copyright (c) mmlavit contributors.
-"""The small few-shot comparison: meta-train each method's small config (configs/fewshot/*_synth-fewshot-*),
-then meta-test its best checkpoint on the 600 fixed test episodes; accuracy ± 95 % CI.
+"""The small few-shot comparison: meta-train each method's small config on one source, for each seed, then
+meta-test its best checkpoint on the source's 600 fixed test episodes. Reports, per method, accuracy ± 95 % CI
+per seed and pooled over the seeds' episodes, the GP variants' pick rate and pseudo-label accuracy, and each
+GP variant's paired difference from its base method over the same (seed, episode) pairs.
 
-    python tools/analysis_tools/fewshot_study.py --shots 1 --methods maml gp-maml anil gp-anil boil gp-boil
-    python tools/analysis_tools/fewshot_study.py --shots 1 --methods gp-maml-self   # pseudo-label ablation
-Needs the generated source (tools/dataset_converters/generate_data.py fewshot). Writes <out-dir>/<shots>shot.md.
+    python tools/analysis_tools/fewshot_study.py --shots 1                      # generated shapes, seed 0
+    python tools/analysis_tools/fewshot_study.py --data digits --shots 1 5 --seeds 0 1 2   # real handwriting
+    python tools/analysis_tools/fewshot_study.py --shots 1 --methods gp-maml-self      # pseudo-label ablation
+
+Sources: ``synth`` (tools/dataset_converters/generate_data.py fewshot data/synthetic_fewshot) and ``digits``
+(tools/dataset_converters/digits_fewshot.py data/digits_fewshot). Seed ``s`` sets ``randomness.seed`` and the
+meta-training episodes' seed; the test episodes are the same for every seed. Finished runs are read back
+(``run.json``). Writes ``<out-dir>/<data>_<shots>shot[_<methods>].md``.
 """
 import argparse
 import glob
+import json
+import math
 import os
 import os.path as osp
 import re
@@ -15,56 +24,121 @@ import subprocess
 import sys
 import time
 
-from experiments import ROOT, train, write_table
+import numpy as np
+from experiments import repo_path, train, write_table
 
-METHODS = ['maml', 'gp-maml', 'anil', 'gp-anil', 'boil', 'gp-boil', 'gp-maml-self']
+METHODS = ['maml', 'gp-maml', 'anil', 'gp-anil', 'boil', 'gp-boil', 'gp-maml-self', 'gp-maml-split',
+           'gp-maml-mlp']
 NAMES = {'maml': 'MAML', 'gp-maml': 'GP-MAML', 'anil': 'ANIL', 'gp-anil': 'GP-ANIL', 'boil': 'BOIL',
-         'gp-boil': 'GP-BOIL', 'gp-maml-self': "GP-MAML, pseudo-labels from the adapted model's own predictions"}
+         'gp-boil': 'GP-BOIL', 'gp-maml-self': "GP-MAML, pseudo-labels from the adapted model's predictions",
+         'gp-maml-split': 'GP-MAML, support and query embedded apart (lp_batch=split)',
+         'gp-maml-mlp': 'GP-MAML, MLP relation with softplus σ (relation=mlp)'}
 # ablations: (config of, extra --cfg-options)
-VARIANTS = {'gp-maml-self': ('gp-maml', ['model.pseudo_label=model'])}
+VARIANTS = {'gp-maml-self': ('gp-maml', ['model.pseudo_label=model']),
+            'gp-maml-split': ('gp-maml', ['model.lp_batch=split']),
+            'gp-maml-mlp': ('gp-maml', ['model.relation=mlp'])}
+DATA = {'synth': 'synth-fewshot', 'digits': 'digits-fewshot'}
 
 
 def meta_test(config: str, work_dir: str, options=()) -> dict:
-    ckpt = sorted(glob.glob(osp.join(ROOT, work_dir, 'best_*.pth')))[-1]
+    """Meta-test the run's best checkpoint; returns the logged metrics and every episode's record."""
+    ckpts = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')))
+    if not ckpts:
+        raise FileNotFoundError(f'{work_dir}: no best_*.pth checkpoint (did meta-training finish?)')
+    episodes_file = osp.join(work_dir + '_test', 'episodes.json')
+    summary = osp.join(work_dir + '_test', 'meta_test.json')
+    if osp.isfile(summary) and osp.getmtime(summary) > osp.getmtime(ckpts[-1]):
+        with open(summary) as f:
+            done = json.load(f)
+        if done.get('checkpoint') == ckpts[-1] and done.get('options') == list(options):
+            with open(episodes_file) as f:  # this checkpoint was meta-tested already: read it back
+                return dict(done['metrics'], records=json.load(f))
     t0 = time.time()
-    cmd = [sys.executable, 'tools/test.py', config, ckpt, '--work-dir', work_dir + '_test']
-    res = subprocess.run(cmd + (['--cfg-options', *options] if options else []), cwd=ROOT, capture_output=True,
-                         text=True)
+    cmd = [sys.executable, repo_path('tools/test.py'), repo_path(config), ckpts[-1], '--work-dir', work_dir + '_test',
+           '--cfg-options', *options, f'test_evaluator.out_file={episodes_file}']
+    res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode:
         raise RuntimeError(f'meta-test of {config} failed:\n{res.stderr[-3000:]}')
     out = res.stdout + res.stderr
-    get = lambda k: float(re.findall(rf'fewshot/{k}: ([0-9.]+)', out)[-1])  # noqa: E731
+
+    def get(k):
+        return float(re.findall(rf'fewshot/{k}: ([0-9.na]+)', out)[-1])
+
     r = dict(acc=get('accuracy'), ci=get('ci95'), episodes=int(get('episodes')), test_s=time.time() - t0)
     if 'fewshot/pick_rate' in out:
-        r.update(pick=get('pick_rate'), pseudo=get('pseudo_acc'))
+        r['pick'] = get('pick_rate')
+        r['pseudo'] = get('pseudo_acc') if 'fewshot/pseudo_acc' in out else float('nan')
+    with open(summary, 'w') as f:
+        json.dump(dict(checkpoint=ckpts[-1], options=list(options), metrics=r), f)
+    with open(episodes_file) as f:
+        r['records'] = json.load(f)
     return r
+
+
+def ci95(x) -> tuple:
+    x = np.asarray(x, dtype=np.float64)
+    return float(x.mean()), float(1.96 * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def pooled_gp(runs) -> tuple:
+    """Pick rate and pseudo-label accuracy (%) pooled over every episode of ``runs``."""
+    recs = [e for r in runs for e in r['records']]
+    picked = sum(e.get('picked', 0.0) for e in recs)
+    queries = sum(e['num_queries'] for e in recs)
+    correct = sum(e.get('pseudo_correct', 0.0) for e in recs)
+    return 100 * picked / queries, (100 * correct / picked if picked else float('nan'))
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--shots', type=int, choices=[1, 5], default=1)
+    p.add_argument('--data', choices=sorted(DATA), default='synth')
+    p.add_argument('--shots', type=int, nargs='+', choices=[1, 5], default=[1])
     p.add_argument('--methods', nargs='+', choices=METHODS, default=METHODS[:6])
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seeds', type=int, nargs='+', default=[0])
     p.add_argument('--out-dir', default='work_dirs/fewshot_study')
     a = p.parse_args(argv)
     os.makedirs(a.out_dir, exist_ok=True)
-    lines = [f'5-way {a.shots}-shot, meta-test on the 600 fixed test episodes of the generated source '
-             f'(seed {a.seed}).', '',
-             '| method | accuracy % ± 95 % CI | queries picked % | pseudo-label accuracy % | meta-train (s) | '
-             'meta-test (s) |', '|---|---|---|---|---|---|']
-    for m in a.methods:
-        base, extra = VARIANTS.get(m, (m, []))
-        cfg = f'configs/fewshot/{base}_conv4_synth-fewshot-5way-{a.shots}shot.py'
-        wd = osp.join(a.out_dir, f'{m}_{a.shots}shot')
-        _, t_train = train(cfg, wd, extra, seed=a.seed)
-        r = meta_test(cfg, wd, extra)
-        pick = f'{r["pick"]:.1f}' if 'pick' in r else '—'
-        pseudo = f'{r["pseudo"]:.1f}' if 'pseudo' in r else '—'
-        lines.append(f'| {NAMES[m]} | {r["acc"]:.2f} ± {r["ci"]:.2f} | {pick} | {pseudo} | {t_train:.0f} | '
-                     f'{r["test_s"]:.0f} |')
-        print(lines[-1], flush=True)
-    name = f'{a.shots}shot' + ('' if a.methods == METHODS[:6] else '_' + '-'.join(a.methods))
-    write_table(osp.join(a.out_dir, f'{name}.md'), lines)
+    for shots in a.shots:
+        runs = {}
+        for s in a.seeds:  # seed by seed: a study cut short still compares every method on its first seeds
+            for m in a.methods:
+                base, extra = VARIANTS.get(m, (m, []))
+                cfg = f'configs/fewshot/{base}_conv4_{DATA[a.data]}-5way-{shots}shot.py'
+                wd = osp.join(a.out_dir, a.data, f'{m}_{shots}shot_seed{s}')
+                opts = extra + [f'train_dataloader.dataset.seed={s}']
+                _, t_train = train(cfg, wd, opts, seed=s, reuse=True)
+                r = meta_test(cfg, wd, extra)
+                r['train_s'] = t_train
+                runs[m, s] = r
+                print(f'{a.data} {shots}-shot {m} seed {s}: {r["acc"]:.2f} ± {r["ci"]:.2f} '
+                      f'(train {t_train:.0f} s, test {r["test_s"]:.0f} s)', flush=True)
+        lines = [f'5-way {shots}-shot on `{a.data}`, meta-test on its 600 fixed test episodes; seeds '
+                 f'{", ".join(map(str, a.seeds))} (meta-training seed and episodes). Accuracy % ± 95 % CI '
+                 f'(1.96·std/√n over episodes); pooled: over all seeds\' episodes; Δ: the GP variant minus '
+                 f'its '
+                 f'base, paired by (seed, episode), ± 95 % CI.', '',
+                 '| method | ' + ' | '.join(f'seed {s}' for s in a.seeds) + ' | pooled | Δ vs base | '
+                 'picked % | pseudo-label acc % | meta-train (s) |',
+                 '|---|' + '---|' * (len(a.seeds) + 5)]
+        for m in a.methods:
+            rs = [runs[m, s] for s in a.seeds]
+            accs = [e['accuracy'] * 100 for r in rs for e in r['records']]
+            pm, pc = ci95(accs)
+            base = VARIANTS.get(m, (m, ))[0]
+            base = base[3:] if base.startswith('gp-') else None
+            delta = '—'
+            if base in a.methods:
+                d = [100 * (e['accuracy'] - b['accuracy']) for s in a.seeds
+                     for e, b in zip(runs[m, s]['records'], runs[base, s]['records'])]
+                dm, dc = ci95(d)
+                delta = f'{dm:+.2f} ± {dc:.2f}'
+            pick, pseudo = pooled_gp(rs) if 'pick' in rs[0] else (None, None)
+            lines.append(f'| {NAMES[m]} | ' + ' | '.join(f'{r["acc"]:.2f} ± {r["ci"]:.2f}' for r in rs)
+                         + f' | {pm:.2f} ± {pc:.2f} | {delta} | '
+                         + (f'{pick:.1f} | {pseudo:.1f}' if pick is not None else '— | —')
+                         + f' | {np.mean([r["train_s"] for r in rs]):.0f} |')
+        name = f'{a.data}_{shots}shot' + ('' if a.methods == METHODS[:6] else '_' + '-'.join(a.methods))
+        write_table(osp.join(a.out_dir, f'{name}.md'), lines)
     return 0
 
 
