@@ -29,29 +29,63 @@ from mmlavit.registry import register
 IMG_EXT = ('.jpg', '.jpeg', '.png', '.bmp', '.JPEG', '.JPG', '.PNG')
 
 
-def read_csv_split(csv_path: str, img_dir: str):
-    """``filename,label`` rows -> (image paths, label names)."""
-    paths, labels = [], []
+def read_csv_split(csv_path: str, img_dir: str, check_files: bool = True):
+    """``filename,label`` rows -> (image paths, label names).
+
+    Raises ``FileNotFoundError`` for a missing CSV or image folder and ``ValueError`` naming the file and
+    the line for a wrong header, a row without exactly two non-empty fields, or (``check_files``) rows whose
+    image is missing under ``img_dir`` (the first few listed): checked before training starts."""
+    if not osp.isfile(csv_path):
+        raise FileNotFoundError(f'few-shot split file {csv_path} not found (ann_file is read relative to '
+                                f'data_root)')
+    if check_files and not osp.isdir(img_dir):
+        raise FileNotFoundError(f'{csv_path}: image folder {img_dir} (data_root/data_prefix) not found')
+    paths, labels, missing = [], [], []
     with open(csv_path, newline='') as f:
         reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:2]] != ['filename', 'label']:
-            raise ValueError(f'{csv_path}: expected a "filename,label" header (miniImageNet CSV format), '
-                             f'got {header}')
-        for row in reader:
-            if row:
-                paths.append(osp.join(img_dir, row[0]))
-                labels.append(row[1])
+        try:
+            header = next(reader, None)
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise ValueError(f'{csv_path}: not a readable CSV file ({e})') from e
+        if header is None or [h.strip() for h in header] != ['filename', 'label']:
+            raise ValueError(f'{csv_path}, line 1: expected the header "filename,label" (miniImageNet CSV '
+                             f'format), got {header}')
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or not any(c.strip() for c in row):
+                    continue
+                if len(row) != 2 or not row[0].strip() or not row[1].strip():
+                    raise ValueError(f'{csv_path}, line {line}: expected "filename,label" (2 non-empty '
+                                     f'fields), got {row}')
+                path = osp.join(img_dir, row[0].strip())
+                if check_files and not osp.isfile(path):
+                    missing.append((line, row[0]))
+                paths.append(path)
+                labels.append(row[1].strip())
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise ValueError(f'{csv_path}, line {reader.line_num}: not readable as CSV ({e})') from e
+    if not paths:
+        raise ValueError(f'{csv_path}: no "filename,label" rows after the header')
+    if missing:
+        shown = ', '.join(f'line {ln}: {name}' for ln, name in missing[:5])
+        raise ValueError(f'{csv_path}: {len(missing)} of {len(paths)} rows name images missing under '
+                         f'{img_dir} ({shown}{", ..." if len(missing) > 5 else ""})')
     return paths, labels
 
 
 def read_class_folders(root: str):
+    """``root/<class>/<image>`` -> (image paths, label names); a clear error for a missing or empty root."""
+    if not osp.isdir(root):
+        raise FileNotFoundError(f'class-folder source {root} (data_root/data_prefix) not found')
     paths, labels = [], []
     for cls in sorted(d for d in os.listdir(root) if osp.isdir(osp.join(root, d))):
         for fname in sorted(os.listdir(osp.join(root, cls))):
             if fname.endswith(IMG_EXT):
                 paths.append(osp.join(root, cls, fname))
                 labels.append(cls)
+    if not paths:
+        raise ValueError(f'{root}: no images ({", ".join(IMG_EXT[:5])}...) in class folders <class>/*')
     return paths, labels
 
 
@@ -109,8 +143,8 @@ class EpisodicDataset(torch.utils.data.Dataset):
         need = num_shots + num_queries
         small = [(self.class_names[c], len(ix)) for c, ix in enumerate(self.by_class) if len(ix) < need]
         if small:
-            raise ValueError(f'{num_shots}-shot episodes with {num_queries} queries need {need} images per class; '
-                             f'{len(small)} classes have fewer, e.g. {small[:3]}')
+            raise ValueError(f'{num_shots}-shot episodes with {num_queries} queries need {need} images per '
+                             f'class; {len(small)} classes have fewer, e.g. {small[:3]}')
         self.pipeline = Compose(list(pipeline)) if self.base is None else None
         self.metainfo = dict(classes=tuple(self.class_names))
 

@@ -14,7 +14,8 @@ class EpisodeDataPreprocessor(BaseDataPreprocessor):
     items: a dict of lists, one entry per task. Returns ``dict(inputs=<that dict>, data_samples=None)``."""
 
     def __init__(self, mean: Optional[Sequence[float]] = (120.39586422, 115.59361427, 104.54012653),
-                 std: Optional[Sequence[float]] = (70.68188272, 68.27635443, 72.54505529), to_rgb: bool = True,
+                 std: Optional[Sequence[float]] = (70.68188272, 68.27635443, 72.54505529),
+                 to_rgb: bool = True,
                  non_blocking: bool = False):
         super().__init__(non_blocking)
         self.to_rgb = to_rgb

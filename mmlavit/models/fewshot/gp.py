@@ -1,5 +1,6 @@
 """GP-MAML / GP-ANIL / GP-BOIL: "Generating Pseudo-labels Adaptively for Few-shot Model-Agnostic
-Meta-Learning" (Liu, Wang, Zhang, He; arXiv 2207.04217), as papers.md describes the authors' code.
+Meta-Learning" (Liu, Wang, Zhang, He; arXiv 2207.04217), after the authors' public code (docs/references.md;
+what is theirs and what is ours: docs/distill_fewshot_design.md).
 
 Per task, at meta-train and meta-test alike (transductive):
 
@@ -17,13 +18,16 @@ Per task, at meta-train and meta-test alike (transductive):
    propagated scores of support and query against their true labels (true query labels feed only the
    loss, never the prediction).
 """
-from typing import Dict, Optional, Tuple
+import math
+from typing import Dict, Optional, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from mmlavit.registry import build_model, register
+
 from .maml import MAML
 
 
@@ -74,44 +78,110 @@ def pick_confident(probs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
 
 
 class RelationScale(nn.Module):
-    """TPN's per-sample scale σ for the propagation graph (ours: an MLP on the flat embedding, softplus
-    output, so that σ > 0): ``(M, D) -> (M,)``."""
+    """TPN's per-sample scale σ for the propagation graph, ``(M, D) -> (M,)``.
 
-    def __init__(self, dim: int, hidden: int = 64):
+    Args:
+        dim (int): the flat embedding's size D.
+        hidden (int): hidden width of the MLP. Defaults to 64.
+        kind (str): ``'conv'`` — the authors' (TPN's) relation network: on the ``(C, h, w)`` feature map,
+            two blocks of ``3×3 conv -> BN -> ReLU -> 2×2 max-pool (padding 1)`` (C then 1 channels), then
+            ``Linear -> ReLU -> Linear(8, 1)``; σ is the raw output (unbounded, as theirs). ``'mlp'`` — ours:
+            ``Linear(D, hidden) -> ReLU -> Linear(hidden, 1)`` on the flat embedding, ``softplus + 1e-3`` so
+            that σ > 0. Defaults to ``'conv'``.
+        map_shape (tuple, optional): ``(C, h, w)`` of the feature map, needed by ``'conv'``.
+    Batch norm here uses batch statistics (``track_running_stats=False``) like the backbones: the whole task
+    is one batch at meta-train and meta-test.
+    """
+
+    def __init__(self, dim: int, hidden: int = 64, kind: str = 'conv', map_shape: Optional[tuple] = None):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
+        if kind not in ('conv', 'mlp'):
+            raise ValueError(f"relation must be 'conv' (the authors' conv net on the feature map), 'mlp' "
+                             f"(ours) or None, got {kind!r}")
+        self.kind = kind
+        if kind == 'mlp':
+            self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
+            return
+        if map_shape is None or int(np.prod(map_shape)) != dim:
+            raise ValueError(f"relation='conv' needs the embedding's feature map (C, h, w) with C·h·w = "
+                             f"{dim}; got {map_shape}. Give the backbone an `out_channels` attribute and a "
+                             f"square map, or use relation='mlp'")
+        self.map_shape = tuple(map_shape)
+        c = map_shape[0]
 
-    def forward(self, emb):
-        return F.softplus(self.net(emb)).squeeze(1) + 1e-3
+        def block(cin, cout):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1),
+                                 nn.BatchNorm2d(cout, track_running_stats=False), nn.ReLU(inplace=True),
+                                 nn.MaxPool2d(2, padding=1))
+
+        self.convs = nn.Sequential(block(c, c), block(c, 1))
+        with torch.no_grad():
+            n = self.convs(torch.zeros(2, *map_shape)).flatten(1).shape[1]
+        self.net = nn.Sequential(nn.Linear(n, 8), nn.ReLU(inplace=True), nn.Linear(8, 1))
+
+    def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        if self.kind == 'mlp':
+            return F.softplus(self.net(emb)).squeeze(1) + 1e-3
+        x = self.convs(emb.view(len(emb), *self.map_shape)).flatten(1)
+        return self.net(x).squeeze(1)
+
+
+def _map_shape(body: nn.Module, dim: int) -> Optional[tuple]:
+    """``(C, h, w)`` of a backbone's flat ``dim`` features when it says its ``out_channels`` and the map is
+    square; else None."""
+    c = getattr(body, 'out_channels', None)
+    if not c or dim % c:
+        return None
+    side = int(round(math.sqrt(dim // c)))
+    return (c, side, side) if side * side * c == dim else None
 
 
 class GPMixin:
     """The pseudo-labelling steps shared by GP-MAML / GP-ANIL / GP-BOIL (see the module docstring)."""
 
-    def _init_gp(self, backbone, img_size, pseudo_label, k, alpha, lp_weight, relation, own_encoder):
+    def _init_gp(self, backbone, img_size, in_channels, pseudo_label, k, alpha, lp_weight, relation, lp_batch,
+                 own_encoder):
         if pseudo_label not in ('propagation', 'model'):
             raise ValueError(f"pseudo_label must be 'propagation' (label propagation, the paper) or 'model' "
                              f"(the adapted model's predictions), got {pseudo_label!r}")
+        if lp_batch not in ('joint', 'split'):
+            raise ValueError(f"lp_batch must be 'joint' (support and query in one forward, the authors') or "
+                             f"'split' (two forwards, ours before), got {lp_batch!r}")
+        if relation is True:
+            relation = 'conv'
         self.pseudo_label, self.lp_k, self.lp_alpha, self.lp_weight = pseudo_label, k, alpha, lp_weight
+        self.lp_batch = lp_batch
         self.lp_encoder = None
         if pseudo_label == 'propagation' and own_encoder:
             self.lp_encoder = build_model(backbone) if isinstance(backbone, dict) else backbone
+        body = self.learner.body if self.lp_encoder is None else self.lp_encoder
         dim = self.learner.head.in_features
         if self.lp_encoder is not None:
             with torch.no_grad():
-                dim = self.lp_encoder.train()(torch.zeros(2, 3, img_size, img_size)).flatten(1).shape[1]
-        self.relation = RelationScale(dim) if (pseudo_label == 'propagation' and relation) else None
+                probe = torch.zeros(2, in_channels, img_size, img_size)
+                dim = self.lp_encoder.train()(probe).flatten(1).shape[1]
+        self.relation = None
+        if pseudo_label == 'propagation' and relation:
+            self.relation = RelationScale(dim, kind=relation, map_shape=_map_shape(body, dim))
 
     def _embed(self, x, fast):
         if self.lp_encoder is not None:
             return self.lp_encoder(x).flatten(1)
         return self.features(x, fast)
 
+    def lp_embed(self, xs: torch.Tensor, xq: torch.Tensor, fast) -> torch.Tensor:
+        """Embeddings ``(Ns + Nq, D)`` of support then query for the propagation graph: one forward of
+        ``cat(xs, xq)`` (``lp_batch='joint'``, the authors': batch norm normalises over the whole task) or
+        one forward each (``'split'``: each set by its own statistics)."""
+        if self.lp_batch == 'joint':
+            return self._embed(torch.cat([xs, xq]), fast)
+        return torch.cat([self._embed(xs, fast), self._embed(xq, fast)])
+
     def pseudo_probs(self, xs, ys, xq, yq, fast) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Query pseudo-label probabilities (Q, N) and, when training with propagation, the LP loss."""
         if self.pseudo_label == 'model':
             return self.query_logits(xq, fast).softmax(1), None
-        emb = torch.cat([self._embed(xs, fast), self._embed(xq, fast)])
+        emb = self.lp_embed(xs, xq, fast)
         sigma = self.relation(emb) if self.relation is not None else None
         scores = label_propagation(emb, ys, self.num_ways, self.lp_k, self.lp_alpha, sigma)
         lp_loss = F.cross_entropy(scores, torch.cat([ys, yq])) if self.training else None
@@ -124,8 +194,8 @@ class GPMixin:
         if len(idx):
             fast = self.adapt(torch.cat([xs, xq[idx]]), torch.cat([ys, pseudo]))  # from θ, not θ'
         logits = self.query_logits(xq, fast)
-        out = dict(logits=logits, pick_rate=torch.tensor(len(idx) / len(yq)),
-                   pseudo_acc=(pseudo == yq[idx]).float().mean() if len(idx) else torch.tensor(float('nan')))
+        out = dict(logits=logits, picked=torch.tensor(float(len(idx))),
+                   pseudo_correct=(pseudo == yq[idx]).sum().float())
         if self.training:
             out['loss'] = F.cross_entropy(logits, yq)
             if lp_loss is not None:
@@ -136,6 +206,11 @@ class GPMixin:
         losses = super().loss(inputs)
         if 'loss_lp' in losses:  # summed into `loss` by parse_losses: keep the query CE under its own name
             losses['loss_query'] = losses.pop('loss')
+        # per-task means of the counts -> pooled shares: queries picked, and right among the picked
+        picked, correct = losses.pop('picked'), losses.pop('pseudo_correct')
+        losses['pick_rate'] = picked / len(inputs['query_label'][0])
+        if picked > 0:
+            losses['pseudo_acc'] = correct / picked
         return losses
 
 
@@ -144,7 +219,12 @@ _GP_ARGS = """
         pseudo_label: ``'propagation'`` (label propagation, the paper) or ``'model'`` (ablation).
         lp_k, lp_alpha: the propagation graph's neighbours (20) and α (0.99).
         lp_weight: weight of the propagation loss in the meta-training loss (1).
-        relation: learn TPN's per-sample graph scale σ (True).
+        relation: TPN's learned per-sample graph scale σ: ``'conv'`` (the authors' conv net on the feature
+            map, unbounded σ), ``'mlp'`` (ours: MLP on the flat embedding, softplus σ > 0) or None (σ = 1).
+            ``True`` means ``'conv'``.
+        lp_batch: ``'joint'`` (the authors': support ∪ query embedded in one forward, batch norm over the
+            whole task) or ``'split'`` (support and query in separate forwards, each normalised by its own
+            batch statistics).
         own_encoder: the propagation embeds with its own copy of the backbone instead of the support-adapted
             body θ' (default: True for GP-ANIL, whose body the inner loop does not adapt; False otherwise).
     Other args: :class:`~mmlavit.models.fewshot.MAML`."""
@@ -155,10 +235,13 @@ class GPMAML(GPMixin, MAML):
     __doc__ = 'GP-MAML: MAML + adaptive pseudo-labelling of confident queries.' + _GP_ARGS
     default_own_encoder = False
 
-    def __init__(self, backbone: dict, pseudo_label: str = 'propagation', lp_k: int = 20, lp_alpha: float = 0.99,
-                 lp_weight: float = 1.0, relation: bool = True, own_encoder: Optional[bool] = None, **kwargs):
+    def __init__(self, backbone: dict, pseudo_label: str = 'propagation', lp_k: int = 20,
+                 lp_alpha: float = 0.99, lp_weight: float = 1.0, relation: Union[str, bool, None] = 'conv',
+                 lp_batch: str = 'joint',
+                 own_encoder: Optional[bool] = None, **kwargs):
         MAML.__init__(self, backbone, **kwargs)
-        self._init_gp(backbone, kwargs.get('img_size', 84), pseudo_label, lp_k, lp_alpha, lp_weight, relation,
+        self._init_gp(backbone, kwargs.get('img_size', 84), kwargs.get('in_channels', 3), pseudo_label, lp_k,
+                      lp_alpha, lp_weight, relation, lp_batch,
                       self.default_own_encoder if own_encoder is None else own_encoder)
 
 

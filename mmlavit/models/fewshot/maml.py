@@ -17,11 +17,13 @@ Inputs (from :class:`~mmlavit.datasets.EpisodicDataset` through
 :class:`~mmlavit.models.fewshot.EpisodeDataPreprocessor`): lists over tasks of ``support_img`` (N·K, 3, H, W),
 ``support_label`` (N·K,), ``query_img`` (N·Q, 3, H, W), ``query_label`` (N·Q,).
 """
+import logging
 from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch.func import functional_call
 
@@ -77,7 +79,8 @@ class MAML(BaseModel):
         self.num_ways = num_ways
         self.inner = inner or self.default_inner
         if self.inner not in ('all', 'head', 'body'):
-            raise ValueError(f"inner must be 'all' (MAML), 'head' (ANIL) or 'body' (BOIL), got {self.inner!r}")
+            raise ValueError(f"inner must be 'all' (MAML), 'head' (ANIL) or 'body' (BOIL), "
+                             f"got {self.inner!r}")
         self.inner_steps, self.inner_lr = inner_steps, inner_lr
         self.test_inner_steps = inner_steps if test_inner_steps is None else test_inner_steps
         self.test_inner_lr = inner_lr if test_inner_lr is None else test_inner_lr
@@ -100,8 +103,9 @@ class MAML(BaseModel):
     def features(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         return functional_call(self.learner, params, (x,), dict(features_only=True))
 
-    def adapt(self, x: torch.Tensor, y: torch.Tensor, params: Optional[Params] = None, steps: Optional[int] = None,
-              lr: Optional[float] = None, create_graph: Optional[bool] = None) -> Params:
+    def adapt(self, x: torch.Tensor, y: torch.Tensor, params: Optional[Params] = None,
+              steps: Optional[int] = None, lr: Optional[float] = None,
+              create_graph: Optional[bool] = None) -> Params:
         """``steps`` SGD steps of ``CE(f(x), y)`` on the inner parameters, starting from ``params`` (θ).
         Returns the adapted parameter dict (the others are passed through unchanged)."""
         params = self.params() if params is None else params
@@ -144,29 +148,53 @@ class MAML(BaseModel):
         with torch.enable_grad():
             return [self.task(*t)['logits'].detach() for t in self._tasks(inputs)]
 
+    def _episodes(self, inputs: dict) -> List[int]:
+        """The dataset index of each task of the batch (its position in the batch when not recorded)."""
+        ep = inputs.get('episode')
+        return [int(e) for e in ep] if ep is not None else list(range(len(inputs['support_img'])))
+
     def loss(self, inputs: dict) -> Dict[str, torch.Tensor]:
-        outs = [self.task(*t) for t in self._tasks(inputs)]
-        losses = {'loss': torch.stack([o['loss'] for o in outs]).mean()}
+        """Per-task values averaged over the meta-batch. A task whose loss terms are non-finite is **not**
+        dropped: the mean turns non-finite (so ``DivergenceGuardHook`` stops the run) and a warning names
+        the task's position in the batch, its episode index and the terms."""
+        tasks = list(self._tasks(inputs))
+        outs = [self.task(*t) for t in tasks]
+        episodes = self._episodes(inputs)
+        bad = {}
+        for i, o in enumerate(outs):
+            terms = [k for k, v in o.items()
+                     if k != 'logits' and not torch.isfinite(torch.as_tensor(v)).all()]
+            if terms:
+                bad[i] = terms
+        if bad:
+            desc = '; '.join(f'task {i} (episode {episodes[i]}): {", ".join(t)}' for i, t in bad.items())
+            print_log(f'{type(self).__name__}: {len(bad)} of {len(outs)} tasks of this meta-batch have '
+                      f'non-finite values, kept in the means: {desc}', logger='current',
+                      level=logging.WARNING)
+        losses = {k: torch.stack([torch.as_tensor(o[k], dtype=torch.float) for o in outs]).mean()
+                  for k in outs[0] if k != 'logits'}  # loss, and e.g. loss_lp, picked of the GP models
         with torch.no_grad():
             losses['acc'] = torch.stack([(o['logits'].argmax(1) == t[3]).float().mean()
-                                         for o, t in zip(outs, self._tasks(inputs))]).mean()
-        for k in outs[0]:
-            if k not in ('loss', 'logits'):  # e.g. loss_lp, pick_rate of the GP models
-                vals = [o[k] for o in outs if not torch.isnan(torch.as_tensor(o[k])).item()]
-                if vals:
-                    losses[k] = torch.stack([torch.as_tensor(v, dtype=torch.float) for v in vals]).mean()
+                                         for o, t in zip(outs, tasks)]).mean()
+        losses['nonfinite_tasks'] = torch.tensor(float(len(bad)))
         return losses
 
     def predict(self, inputs: dict) -> List[dict]:
         """Meta-test: adapt each task (gradients on, even under the val loop's no_grad) and return its query
-        accuracy (``dict(accuracy=..., pred=...)`` per task) for :class:`~mmlavit.evaluation.FewShotMetric`."""
+        accuracy (``dict(accuracy=..., pred=..., episode=...)`` per task) for
+        :class:`~mmlavit.evaluation.FewShotMetric`. A task whose query logits are non-finite gets
+        ``accuracy=nan`` and ``nonfinite=True`` (the metric reports it; an argmax over NaN would still give
+        a number)."""
         results = []
         with torch.enable_grad():
-            for xs, ys, xq, yq in self._tasks(inputs):
+            for (xs, ys, xq, yq), ep in zip(self._tasks(inputs), self._episodes(inputs)):
                 out = self.task(xs, ys, xq, yq)
-                pred = out['logits'].detach().argmax(1)
-                r = dict(accuracy=(pred == yq).float().mean().item(), pred=pred.cpu())
-                for k in ('pick_rate', 'pseudo_acc'):
+                logits = out['logits'].detach()
+                pred = logits.argmax(1)
+                finite = bool(torch.isfinite(logits).all())
+                acc = (pred == yq).float().mean().item() if finite else float('nan')
+                r = dict(accuracy=acc, pred=pred.cpu(), episode=ep, nonfinite=not finite, num_queries=len(yq))
+                for k in ('picked', 'pseudo_correct'):
                     if k in out:
                         r[k] = float(out[k])
                 results.append(r)
