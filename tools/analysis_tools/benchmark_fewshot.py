@@ -16,10 +16,10 @@ import os.path as osp
 import sys
 
 import torch
+from experiments import time_runs, write_table
 
 import mmlavit  # noqa: F401
 from mmlavit.models import ANIL, BOIL, GPANIL, GPBOIL, GPMAML, MAML
-from experiments import time_runs, write_table
 
 CLASSES = {'MAML': MAML, 'ANIL': ANIL, 'BOIL': BOIL, 'GP-MAML': GPMAML, 'GP-ANIL': GPANIL, 'GP-BOIL': GPBOIL}
 
@@ -27,10 +27,11 @@ CLASSES = {'MAML': MAML, 'ANIL': ANIL, 'BOIL': BOIL, 'GP-MAML': GPMAML, 'GP-ANIL
 def batch(n_tasks, ways, shots, queries, size, device):
     g = torch.Generator().manual_seed(0)
     mk = lambda n: torch.randn(n, 3, size, size, generator=g).to(device)  # noqa: E731
+    labels = lambda k: torch.arange(ways, device=device).repeat_interleave(k)  # noqa: E731
     return dict(support_img=[mk(ways * shots) for _ in range(n_tasks)],
-                support_label=[torch.arange(ways, device=device).repeat_interleave(shots) for _ in range(n_tasks)],
+                support_label=[labels(shots) for _ in range(n_tasks)],
                 query_img=[mk(ways * queries) for _ in range(n_tasks)],
-                query_label=[torch.arange(ways, device=device).repeat_interleave(queries) for _ in range(n_tasks)])
+                query_label=[labels(queries) for _ in range(n_tasks)])
 
 
 def main(argv=None):
@@ -70,10 +71,12 @@ def main(argv=None):
         t_test = min(time_runs(test_step, a.warmup, max(a.repeats, 3), a.device))
         rows[name] = (a.meta_batch / t_train, 1 / t_test)
         print(name, f'{rows[name][0]:.2f} train episodes/s, {rows[name][1]:.2f} test episodes/s', flush=True)
-    lines = [f'5-way {a.shots}-shot, {a.queries} queries per class, {a.img_size} px, Conv-4 ({a.channels} channels), '
-             f'meta-batch {a.meta_batch}, one inner step (second order in meta-training); device {a.device}, '
+    lines = [f'5-way {a.shots}-shot, {a.queries} queries per class, {a.img_size} px, Conv-4 ({a.channels} '
+             f'channels), meta-batch {a.meta_batch}, one inner step (second order in meta-training); '
+             f'device {a.device}, '
              f'{torch.get_num_threads()} threads; best of {a.repeats} steps after {a.warmup} warm-up.', '',
-             '| method | meta-train episodes/s | meta-test episodes/s | cost per meta-train episode vs its base |',
+             '| method | meta-train episodes/s | meta-test episodes/s | '
+             'cost per meta-train episode vs its base |',
              '|---|---|---|---|']
     for name, (tr, te) in rows.items():
         base = name[3:] if name.startswith('GP-') else None
