@@ -1,136 +1,102 @@
 """LaViT: "You Only Need Less Attention at Each Stage in Vision Transformers" (Zhang et al., CVPR 2024).
 
-A 4-stage pyramid ViT. In each stage the first ``num_va`` layers compute vanilla attention (VA,
-``A = QKᵀ/√d``, output ``softmax(A)·V``) and keep their pre-softmax score map; the remaining
-less-attention (LA) layers compute no Q and no K: they transform the previous layer's score map,
-``A_l = Ψ · A_{l-1} · Θᵀ`` (Θ along the key axis, Ψ along the query axis, the paper's
-``Ψ(Θ(A)ᵀ)ᵀ``), and apply ``softmax(A_l)`` to their own values. Across stages the last score map is
-carried into the next stage's first attention by *residual attention downsampling*. A
-*diagonality-preserving* (DP) loss on the softmax-normalised transformed maps is returned through
-:meth:`LaViT.pop_aux_losses` and added to the task loss by :class:`mmlavit.engine.AuxiliaryLossHook`.
+A 4-stage pyramid ViT (the PVTv2 skeleton). In each stage the first ``num_va`` layers compute vanilla
+attention (VA); the remaining less-attention (LA) layers compute no Q and no K: they transform the
+previous layer's attention map, ``A_l = Ψ · A_{l-1} · Θᵀ``, and apply ``softmax(A_l)`` to their own
+values. The last map of a stage is carried into the next stage's first attention by residual attention
+downsampling; a diagonality-preserving (DP) loss on the LA maps is returned by :meth:`LaViT.pop_aux_losses`.
 
-What is the paper's and what is ours (``docs/lavit_design.md``):
+Which parts are the paper's and which are ours, the forms of Θ/Ψ, and the fast paths (why the outputs
+are those of the plain formulas): ``docs/lavit_design.md``; the equations: ``docs/references.md``.
 
-* paper: VA/LA split per stage, the recursive score transformation by two linear maps, residual
-  attention downsampling between stages, the DP loss, the variant sizes (params/FLOPs at 224²).
-* ours: the PVTv2 skeleton (overlapping patch embedding, spatial-reduction attention, depth-wise-conv
-  FFN, widths 64/128/320/512) with depths/``num_va`` chosen to match the paper's params and FLOPs;
-  the form of Θ and Ψ (``la_transform``, all identity-initialised):
-
-  - ``'pooled'`` (default): Θ is the paper's dense matrix on a *fixed* key grid (``la_key_grid`` = 7, so
-    G² = 49 keys): the previous map's keys are average-pooled onto that grid, then ``A·Θᵀ`` with Θ
-    (G², G²); the LA layer's values are pooled onto the same grid. At 224² every stage of T/S/B has exactly
-    7×7 keys, so the pooling is the identity and Θ is the literal M×M matrix; at higher resolutions the LA
-    layer attends to 49 pooled keys (as PVTv2-li's pooled attention), which is what makes it cheaper than
-    the VA layer it replaces at every resolution. Ψ (N×N is impossible at N = 3136) is a local k×k linear
-    map over the query grid (a banded matrix).
-  - ``'conv'``: Θ and Ψ both local k×k maps over the full key and query grids (linear in N·M, but many
-    memory passes over the full map: slower than VA on CPU, kept for the ablation).
-  - ``'full'``: the literal dense N×N and M×M matrices at a fixed input size (``img_size``).
-
-  Also ours: the DP loss form (below); the downsampling operator (a strided depth-wise conv over each head's
-  query grid + 1×1 head mixing + learned scale).
-
-Shapes: input ``(B, 3, H, W)``; stage ``i`` outputs ``(B, C_i, H/2^(i+2), W/2^(i+2))`` (rounded up);
-score maps are ``(B, heads, N, M)`` with N query tokens and M = keys after spatial reduction (VA layers)
-or M = G² pooled keys (``'pooled'`` LA layers).
+Shapes: input ``(B, 3, H, W)``; stage ``i`` outputs ``(B, C_i, ⌈H/2^(i+2)⌉, ⌈W/2^(i+2)⌉)``; attention maps
+are ``(B, heads, N, M)`` with N query tokens and M keys.
 """
 import math
+import re
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import trunc_normal_
+from mmengine.model.weight_init import constant_init, normal_init, trunc_normal_init
 
 from mmlavit.registry import register
 
 HW = Tuple[int, int]
 
 
-def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    if p == 0. or not training:
-        return x
-    keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1 - p)
-    return x * keep / (1 - p)
+class ScoreMap(NamedTuple):
+    """An attention map handed along the LA chain: ``scores`` (B, h, N, M) over a ``q_hw`` query grid and
+    a ``k_hw`` key grid."""
+    scores: torch.Tensor
+    q_hw: HW
+    k_hw: HW
 
 
-class DropPath(nn.Module):
-    def __init__(self, p: float = 0.):
-        super().__init__()
-        self.p = p
+class Residual(NamedTuple):
+    """Residual scores for a VA layer in factored form: the dense residual is ``factor @ basisᵀ``.
 
-    def forward(self, x):
-        return drop_path(x, self.p, self.training)
-
-
-class OverlapPatchEmbed(nn.Module):
-    """Strided conv + LayerNorm: ``(B, C_in, H, W) -> (B, N, C), (H', W')``."""
-
-    def __init__(self, in_chans: int, embed_dim: int, patch_size: int, stride: int):
-        super().__init__()
-        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride, patch_size // 2)
-        self.norm = nn.LayerNorm(embed_dim)
-
-    def forward(self, x):
-        x = self.proj(x)
-        hw = x.shape[2:]
-        return self.norm(x.flatten(2).transpose(1, 2)), (int(hw[0]), int(hw[1]))
+    ``factor``: (B, h, N, G) on the source key grid (G keys); ``basis``: (M, G), the linear resampling of
+    the source key grid onto this layer's M keys, or ``None`` when the grids agree (the residual is
+    ``factor`` itself).
+    """
+    factor: torch.Tensor
+    basis: Optional[torch.Tensor]
 
 
-class DWConvFFN(nn.Module):
-    """PVTv2 feed-forward: fc -> 3×3 depth-wise conv -> GELU -> fc. ``(B, N, C) -> (B, N, C)``."""
-
-    def __init__(self, dim: int, hidden: int, drop: float = 0.):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.dwconv = nn.Conv2d(hidden, hidden, 3, 1, 1, groups=hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-        self.drop = nn.Dropout(drop)
-
-    def forward(self, x, hw: HW):
-        x = self.fc1(x)
-        b, n, c = x.shape
-        # the (B, N, C) tokens seen as a channels-last (B, C, H, W) view: no transposing copies (the
-        # depth-wise conv runs in channels-last, ~2× faster at detection resolution on CPU)
-        x = self.dwconv(x.view(b, *hw, c).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(b, n, c)
-        return self.drop(self.fc2(self.drop(self.act(x))))
+def pool_keys(t: torch.Tensor, hw: HW, grid: HW) -> torch.Tensor:
+    """Average ``t`` (B, h, N, M) over its key grid ``hw`` onto ``grid``: (B, h, N, G²). Identity when the
+    grids agree (LaViT at 224², where every stage has 7×7 keys)."""
+    if tuple(hw) == tuple(grid):
+        return t
+    b, h, n, _ = t.shape
+    return F.adaptive_avg_pool2d(t.reshape(b * h, n, *hw), grid).reshape(b, h, n, -1)
 
 
-def _grid_conv(scores: torch.Tensor, weight: torch.Tensor, axis: str, q_hw: HW, k_hw: HW) -> torch.Tensor:
-    """Apply a per-head k×k cross-correlation (``weight``: (heads, 1, k, k), zero padding, like a
-    depth-wise ``F.conv2d``) to the score map along one axis.
+def pool_rows(t: torch.Tensor, hw: HW, grid: HW) -> torch.Tensor:
+    """Average the rows of ``t`` (..., M, r), M on grid ``hw``, onto ``grid``: (..., G², r). Because
+    pooling is linear, ``pool_keys(q @ kᵀ) == q @ pool_rows(k)ᵀ``."""
+    if tuple(hw) == tuple(grid):
+        return t
+    lead, r = t.shape[:-2], t.shape[-1]
+    x = t.reshape(-1, *hw, r).permute(0, 3, 1, 2)
+    return F.adaptive_avg_pool2d(x, grid).permute(0, 2, 3, 1).reshape(*lead, -1, r)
 
-    ``axis='key'``: each query's row of keys is seen as a (Hk, Wk) image — a banded linear map Θ on the
-    key axis (``A·Θᵀ``). ``axis='query'``: each key's column of queries as a (Hq, Wq) image — ``Ψ·A``.
-    ``scores``: (B, h, N, M) -> (B, h, N, M).
 
-    Computed as k² shifted multiply-adds over the padded grid (O(k²·N·M), no transposes): running it as
-    ``conv2d`` over B·N tiny images is many times slower on CPU, above all in the backward pass.
+def query_conv(scores: torch.Tensor, weight: torch.Tensor, q_hw: HW) -> torch.Tensor:
+    """Ψ as a local map over the query grid: a per-head k×k cross-correlation (``weight`` (h, 1, k, k),
+    zero padding) applied to each key's column of queries seen as a ``q_hw`` image. (B, h, N, M) -> same.
+
+    Runs as one depth-wise ``conv2d`` with h·M channels in channels-last layout (a free view of the map
+    for h = 1): 10-20× faster than the k² shifted multiply-adds it replaces, 20-190× in backward.
     """
     b, h, n, m = scores.shape
     k = weight.shape[-1]
-    p = k // 2
-    w = weight.reshape(h, k, k)
-    if axis == 'key':
-        gh, gw = k_hw
-        x = F.pad(scores.reshape(b, h, n, gh, gw), (p, p, p, p))
-        view = lambda i, j: x[..., i:i + gh, j:j + gw]  # noqa: E731
+    if h == 1:
+        x = scores.reshape(b, *q_hw, m).permute(0, 3, 1, 2)
     else:
-        gh, gw = q_hw
-        x = F.pad(scores.reshape(b, h, gh, gw, m), (0, 0, p, p, p, p))
-        view = lambda i, j: x[:, :, i:i + gh, j:j + gw, :]  # noqa: E731
-    shape = (1, h, 1, 1, 1)
-    out = None
-    for i in range(k):
-        for j in range(k):
-            term = w[:, i, j].reshape(shape) * view(i, j)
-            out = term if out is None else out + term
-    return out.reshape(b, h, n, m)
+        x = scores.reshape(b, h, *q_hw, m).permute(0, 2, 3, 1, 4).reshape(b, *q_hw, h * m).permute(0, 3, 1, 2)
+    w = weight.reshape(h, 1, 1, k, k).expand(h, m, 1, k, k).reshape(h * m, 1, k, k)
+    y = F.conv2d(x, w.to(x.dtype), padding=k // 2, groups=h * m).permute(0, 2, 3, 1)  # (B, Hq, Wq, h·M)
+    if h == 1:
+        return y.reshape(b, 1, n, m)
+    return y.reshape(b, n, h, m).transpose(1, 2)
+
+
+def key_conv(scores: torch.Tensor, weight: torch.Tensor, k_hw: HW) -> torch.Tensor:
+    """Θ as a local map over the key grid (``la_transform='conv'``): each query's row of keys seen as a
+    ``k_hw`` image, a per-head k×k cross-correlation. (B, h, N, M) -> same."""
+    b, h, n, m = scores.shape
+    k = weight.shape[-1]
+    x = scores.permute(0, 2, 1, 3).reshape(b * n, h, *k_hw)
+    y = F.conv2d(x, weight.to(x.dtype), padding=k // 2, groups=h)
+    return y.reshape(b, n, h, m).permute(0, 2, 1, 3)
 
 
 def _delta_kernel(heads: int, k: int) -> torch.Tensor:
@@ -166,21 +132,80 @@ def diagonality_loss(attn: torch.Tensor, q_hw: HW, k_hw: HW) -> torch.Tensor:
     return (sym + dom).mean()
 
 
+class OverlapPatchEmbed(nn.Module):
+    """Strided conv + norm: ``(B, C_in, H, W) -> (B, N, C), (H', W')``.
+
+    Args:
+        in_channels (int): Input channels.
+        embed_dim (int): Output channels C.
+        patch_size (int): Conv kernel size (padding ``patch_size // 2``).
+        stride (int): Conv stride.
+        norm_cfg (dict): Norm layer config. Defaults to ``dict(type='LN')``.
+    """
+
+    def __init__(self, in_channels: int, embed_dim: int, patch_size: int, stride: int,
+                 norm_cfg: dict = dict(type='LN')):
+        super().__init__()
+        self.proj = nn.Conv2d(in_channels, embed_dim, patch_size, stride, patch_size // 2)
+        self.norm = build_norm_layer(norm_cfg, embed_dim)[1]
+
+    def forward(self, x):
+        x = self.proj(x)
+        hw = x.shape[2:]
+        return self.norm(x.flatten(2).transpose(1, 2)), (int(hw[0]), int(hw[1]))
+
+
+class DWConvFFN(nn.Module):
+    """PVTv2 feed-forward: fc -> 3×3 depth-wise conv -> GELU -> fc. ``(B, N, C) -> (B, N, C)``.
+
+    Args:
+        dim (int): Token channels C.
+        hidden (int): Hidden channels.
+        drop (float): Dropout after the activation and the last fc. Defaults to 0.
+    """
+
+    def __init__(self, dim: int, hidden: int, drop: float = 0.):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.dwconv = nn.Conv2d(hidden, hidden, 3, 1, 1, groups=hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x, hw: HW):
+        x = self.fc1(x)
+        b, n, c = x.shape
+        # the (B, N, C) tokens seen as a channels-last (B, C, H, W) view: no transposing copies
+        x = self.dwconv(x.view(b, *hw, c).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(b, n, c)
+        return self.drop(self.fc2(self.drop(self.act(x))))
+
+
 class LaViTAttention(nn.Module):
-    """Spatial-reduction attention in one of two modes.
+    """Spatial-reduction attention, vanilla (VA) or less-attention (LA).
 
-    * ``mode='va'`` (vanilla): ``A = QKᵀ/√d (+ residual scores)``; returns ``softmax(A)·V`` and ``A``.
-    * ``mode='la'`` (less attention): no Q, no K. ``A = Ψ·A_prev·Θᵀ``; returns ``softmax(A)·V`` and ``A``.
+    * ``mode='va'``: ``A = QKᵀ/√d (+ residual)``, output ``softmax(A)·V``.
+    * ``mode='la'``: no Q, no K; ``A = Ψ·prev·Θᵀ``, output ``softmax(A)·V``.
 
-    Keys/values come from the spatially reduced input (``sr_ratio``), as in PVTv2. Inputs: ``x``
-    (B, N, C) on an (H, W) grid; ``prev`` (B, h, N, M) scores of the previous layer (LA only);
-    ``residual`` (B, h, N, M) downsampled scores of the previous stage (VA only).
+    Args:
+        dim (int): Token channels C.
+        num_heads (int): Attention heads h.
+        sr_ratio (int): Spatial reduction of the key/value grid (a strided conv + norm). Defaults to 1.
+        mode (str): ``'va'`` or ``'la'``. Defaults to ``'va'``.
+        la_transform (str): Form of Θ/Ψ in LA mode: ``'pooled'``, ``'conv'`` or ``'full'`` (see
+            :class:`LaViT`). Defaults to ``'pooled'``.
+        transform_kernel (int): Kernel of the local Θ/Ψ maps. Defaults to 3.
+        key_grid (int): Side G of the ``'pooled'`` key grid. Defaults to 7.
+        full_tokens (tuple[int, int], optional): (N, M) of the dense ``'full'`` matrices. Defaults to None.
+        qkv_bias (bool): Bias of the Q/K/V projections. Defaults to True.
+        attn_drop (float): Dropout on the softmax map. Defaults to 0.
+        proj_drop (float): Dropout after the output projection. Defaults to 0.
+        norm_cfg (dict): Norm after the spatial reduction. Defaults to ``dict(type='LN')``.
     """
 
     def __init__(self, dim: int, num_heads: int, sr_ratio: int = 1, mode: str = 'va',
                  la_transform: str = 'pooled', transform_kernel: int = 3, key_grid: int = 7,
                  full_tokens: Optional[Tuple[int, int]] = None, qkv_bias: bool = True,
-                 attn_drop: float = 0., proj_drop: float = 0.):
+                 attn_drop: float = 0., proj_drop: float = 0., norm_cfg: dict = dict(type='LN')):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f'dim {dim} must be divisible by num_heads {num_heads}')
@@ -191,14 +216,14 @@ class LaViTAttention(nn.Module):
         self.sr_ratio = sr_ratio
         if sr_ratio > 1:
             self.sr = nn.Conv2d(dim, dim, sr_ratio, sr_ratio)
-            self.norm = nn.LayerNorm(dim)
+            self.norm = build_norm_layer(norm_cfg, dim)[1]
+        self.la_transform = la_transform
+        self.key_grid = (key_grid, key_grid)
         if mode == 'va':
             self.q = nn.Linear(dim, dim, bias=qkv_bias)
             self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
         else:
             self.v = nn.Linear(dim, dim, bias=qkv_bias)
-            self.la_transform = la_transform
-            self.key_grid = (key_grid, key_grid)
             if la_transform == 'pooled':
                 g2 = key_grid * key_grid
                 self.theta = nn.Parameter(torch.eye(g2).repeat(num_heads, 1, 1))
@@ -219,9 +244,14 @@ class LaViTAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
+    def key_hw(self, hw: HW) -> HW:
+        """The key grid of this layer's spatial reduction for a query grid ``hw``."""
+        r = self.sr_ratio
+        return (hw[0] // r, hw[1] // r) if r > 1 else (int(hw[0]), int(hw[1]))
+
     def _reduce(self, x, hw: HW):
         if self.sr_ratio == 1:
-            return x, hw
+            return x, (int(hw[0]), int(hw[1]))
         b, n, c = x.shape
         x = self.sr(x.reshape(b, *hw, c).permute(0, 3, 1, 2))  # channels-last view, as in DWConvFFN
         k_hw = (int(x.shape[2]), int(x.shape[3]))
@@ -231,81 +261,151 @@ class LaViTAttention(nn.Module):
         b, l, _ = t.shape
         return t.reshape(b, l, self.num_heads, -1).transpose(1, 2)
 
-    @staticmethod
-    def pool_keys(t: torch.Tensor, hw: HW, grid: HW) -> torch.Tensor:
-        """Average ``t`` (B, h, N, M) over its key grid ``hw`` onto ``grid``: (B, h, N, G²). Identity when the
-        grids agree (LaViT at 224², where every stage has 7×7 keys)."""
-        if tuple(hw) == tuple(grid):
-            return t
-        b, h, n, _ = t.shape
-        return F.adaptive_avg_pool2d(t.reshape(b * h, n, *hw), grid).reshape(b, h, n, -1)
-
     def transform(self, prev: torch.Tensor, q_hw: HW, k_hw: HW) -> torch.Tensor:
-        """The LA score transformation ``Ψ · prev · Θᵀ``. ``'pooled'``: ``prev`` (B, h, N, M) on key grid
+        """The LA map transformation ``Ψ · prev · Θᵀ``. ``'pooled'``: ``prev`` (B, h, N, M) on key grid
         ``k_hw`` -> (B, h, N, G²) on the fixed key grid; ``'conv'`` / ``'full'``: (B, h, N, M) -> same."""
         if self.la_transform == 'pooled':
-            a = self.pool_keys(prev, k_hw, self.key_grid) @ self.theta.transpose(-1, -2)  # Θ: dense G²×G²
-            return _grid_conv(a, self.psi, 'query', q_hw, self.key_grid)  # Ψ: local k×k over the query grid
+            a = pool_keys(prev, k_hw, self.key_grid) @ self.theta.transpose(-1, -2).to(prev.dtype)  # dense Θ
+            return query_conv(a, self.psi, q_hw)  # Ψ: local k×k over the query grid
         if self.la_transform == 'conv':
-            return _grid_conv(_grid_conv(prev, self.theta, 'key', q_hw, k_hw), self.psi, 'query', q_hw, k_hw)
+            return query_conv(key_conv(prev, self.theta, k_hw), self.psi, q_hw)
         n, m = prev.shape[-2:]
         if self.psi.shape[-1] != n or self.theta.shape[-1] != m:
             raise ValueError(f"la_transform='full' was built for {self.psi.shape[-1]} queries and "
                              f'{self.theta.shape[-1]} keys but got {n} and {m}: use the img_size it was '
                              "built for or la_transform='conv'")
-        return self.psi @ prev @ self.theta.transpose(-1, -2)
+        return self.psi.to(prev.dtype) @ prev @ self.theta.transpose(-1, -2).to(prev.dtype)
 
-    def forward(self, x, hw: HW, prev: Optional[torch.Tensor] = None, residual: Optional[torch.Tensor] = None,
-                prev_k_hw: Optional[HW] = None):
-        kv_in, k_hw = self._reduce(x, hw)
-        if self.mode == 'va':
-            q = self._heads(self.q(x))
-            k, v = self.kv(kv_in).chunk(2, dim=-1)
-            scores = (q * self.scale) @ self._heads(k).transpose(-1, -2)
-            if residual is not None:
-                scores = scores + residual
+    def _apply(self, attn: torch.Tensor, v: torch.Tensor, shape) -> torch.Tensor:
+        """``proj(softmax-map · V)``. With few keys (h·M < M + C: every LA layer) the projection is
+        folded into the values, ``Σ_h A_h (V_h W_hᵀ) + b``: the same sum with N·C² fewer multiply-adds."""
+        attn = self.attn_drop(attn)
+        b, h, n, m = attn.shape
+        c = self.dim
+        if h * m < m + c:
+            w = self.proj.weight.reshape(c, h, -1)  # W_h: columns of head h
+            vw = torch.einsum('bhmd,chd->bhmc', v, w.to(v.dtype)).reshape(b, h * m, c)
+            a = attn.reshape(b, n, m) if h == 1 else attn.transpose(1, 2).reshape(b, n, h * m)
+            out = torch.baddbmm(self.proj.bias.to(v.dtype).expand(b, n, c), a, vw)
         else:
+            out = self.proj((attn @ v).transpose(1, 2).reshape(shape))
+        return self.proj_drop(out)
+
+    def forward(self, x: torch.Tensor, hw: HW, prev: Optional[ScoreMap] = None,
+                residual: Optional[Residual] = None, chain: Optional[str] = None,
+                chain_softmax: bool = False, need_attn: bool = False):
+        """
+        Args:
+            x (Tensor): (B, N, C) tokens on the ``hw`` grid.
+            hw (tuple[int, int]): Query grid.
+            prev (ScoreMap, optional): The previous layer's map (LA mode only).
+            residual (Residual, optional): Residual scores of the previous stage (VA mode only).
+            chain (str, optional): The map the next consumer needs: ``None``, ``'pooled'`` (on the fixed
+                G×G key grid) or ``'full'``. Defaults to None.
+            chain_softmax (bool): Hand on the VA layer's softmax map instead of its scores (the paper's
+                chain). Defaults to False.
+            need_attn (bool): Also return the softmax map of a VA layer. Defaults to False.
+
+        Returns:
+            tuple: output (B, N, C); the chain map (:class:`ScoreMap` or None); the softmax map (B, h, N, M)
+            (LA layers always, VA layers when ``need_attn``, else None); the layer's key grid.
+        """
+        kv_in, k_hw = self._reduce(x, hw)
+        if self.mode == 'la':
             if prev is None:
-                raise RuntimeError('a less-attention layer needs the previous layer\'s scores')
-            scores = self.transform(prev, hw, prev_k_hw or k_hw)
-            if self.la_transform == 'pooled':  # values on the same fixed key grid as the transformed scores
-                if tuple(k_hw) != self.key_grid:
-                    b, _, c = kv_in.shape
-                    kv_grid = F.adaptive_avg_pool2d(kv_in.reshape(b, *k_hw, c).permute(0, 3, 1, 2), self.key_grid)
-                    kv_in = kv_grid.permute(0, 2, 3, 1).reshape(b, -1, c)
+                raise RuntimeError("a less-attention layer needs the previous layer's map")
+            scores = self.transform(prev.scores, hw, prev.k_hw)
+            if self.la_transform == 'pooled':  # values on the same fixed key grid as the transformed map
+                kv_in = pool_rows(kv_in, k_hw, self.key_grid)
                 k_hw = self.key_grid
-            v = self.v(kv_in)
-        attn = scores.softmax(dim=-1)
-        out = self.attn_drop(attn) @ self._heads(v)
-        out = out.transpose(1, 2).reshape(x.shape)
-        return self.proj_drop(self.proj(out)), scores, attn, k_hw
+            attn = scores.softmax(dim=-1)
+            out = self._apply(attn, self._heads(self.v(kv_in)), x.shape)
+            return out, ScoreMap(scores, hw, k_hw) if chain else None, attn, k_hw
+
+        q = self._heads(self.q(x))
+        k, v = (self._heads(t) for t in self.kv(kv_in).chunk(2, dim=-1))
+        pooled_free = chain == 'pooled' and k_hw == self.key_grid
+        dense_residual = residual is not None and residual.basis is None
+        if need_attn or chain_softmax or chain == 'full' or pooled_free or dense_residual:
+            # explicit: the dense map is needed, is itself the pooled chain map (7×7 keys), or its residual
+            # is already dense
+            scores = (q * self.scale) @ k.transpose(-1, -2)
+            if residual is not None:
+                r = residual.factor if residual.basis is None else residual.factor @ residual.basis.t()
+                scores = scores + r
+            attn = scores.softmax(dim=-1)
+            out = self._apply(attn, v, x.shape)
+            kept = attn if chain_softmax else scores
+            if chain == 'pooled':
+                kept = pool_keys(kept, k_hw, self.key_grid)
+                return out, ScoreMap(kept, hw, self.key_grid), attn if need_attn else None, k_hw
+            return out, ScoreMap(kept, hw, k_hw) if chain else None, attn if need_attn else None, k_hw
+        # fused: the residual as extra features, [q/√d, R]·[k, U]ᵀ = QKᵀ/√d + R·Uᵀ, through the
+        # memory-efficient scaled_dot_product_attention; the N×M map is never stored
+        qf, kf = q * self.scale, k
+        if residual is not None:
+            b, h, m = k.shape[0], k.shape[1], k.shape[2]
+            qf = torch.cat([qf, residual.factor.to(q.dtype)], dim=-1)
+            kf = torch.cat([kf, residual.basis.to(k.dtype).expand(b, h, m, residual.basis.shape[1])], dim=-1)
+        d = v.shape[-1]
+        vf = F.pad(v, (0, qf.shape[-1] - d)) if qf.shape[-1] != d else v
+        drop = self.attn_drop.p if self.training else 0.
+        o = F.scaled_dot_product_attention(qf, kf, vf, dropout_p=drop, scale=1.)[..., :d]
+        out = self.proj_drop(self.proj(o.transpose(1, 2).reshape(x.shape)))
+        kept = None
+        if chain == 'pooled':  # pool_keys(qf·kfᵀ) = qf·pool_rows(kf)ᵀ
+            kept = ScoreMap(qf @ pool_rows(kf, k_hw, self.key_grid).transpose(-1, -2), hw, self.key_grid)
+        return out, kept, None, k_hw
 
 
 class LaViTBlock(nn.Module):
-    """Pre-norm transformer layer: attention (VA or LA) + depth-wise-conv FFN, with drop path."""
+    """Pre-norm transformer layer: attention (VA or LA) + depth-wise-conv FFN, with drop path.
 
-    def __init__(self, dim, num_heads, mlp_ratio, sr_ratio, mode, drop_path=0., **attn_kw):
+    Args:
+        dim (int): Token channels.
+        num_heads (int): Attention heads.
+        mlp_ratio (float): FFN hidden width over ``dim``.
+        sr_ratio (int): Spatial reduction of keys/values.
+        mode (str): ``'va'`` or ``'la'``.
+        drop_path (float): Stochastic depth rate. Defaults to 0.
+        drop (float): Dropout in the FFN and after the attention projection. Defaults to 0.
+        norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
+        **attn_kw: Further :class:`LaViTAttention` arguments.
+    """
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, sr_ratio: int, mode: str,
+                 drop_path: float = 0., drop: float = 0., norm_cfg: dict = dict(type='LN'), **attn_kw):
         super().__init__()
         self.mode = mode
-        self.norm1 = nn.LayerNorm(dim)
-        self.attn = LaViTAttention(dim, num_heads, sr_ratio, mode, **attn_kw)
-        self.drop_path = DropPath(drop_path)
-        self.norm2 = nn.LayerNorm(dim)
-        self.mlp = DWConvFFN(dim, int(dim * mlp_ratio))
+        self.norm1 = build_norm_layer(norm_cfg, dim)[1]
+        self.attn = LaViTAttention(dim, num_heads, sr_ratio, mode, proj_drop=drop, norm_cfg=norm_cfg,
+                                   **attn_kw)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = build_norm_layer(norm_cfg, dim)[1]
+        self.mlp = DWConvFFN(dim, int(dim * mlp_ratio), drop)
 
-    def forward(self, x, hw: HW, prev=None, residual=None, prev_k_hw=None):
-        y, scores, attn, k_hw = self.attn(self.norm1(x), hw, prev, residual, prev_k_hw)
+    def forward(self, x, hw: HW, prev=None, residual=None, chain=None, chain_softmax=False, need_attn=False):
+        y, kept, attn, k_hw = self.attn(self.norm1(x), hw, prev, residual, chain, chain_softmax, need_attn)
         x = x + self.drop_path(y)
         x = x + self.drop_path(self.mlp(self.norm2(x), hw))
-        return x, scores, attn, k_hw
+        return x, kept, attn, k_hw
 
 
 class ResidualAttentionDownsample(nn.Module):
-    """Carry the last score map of a stage into the next stage's first attention.
+    """Carry the last map of a stage into the next stage's first attention (ours; the paper's operator is
+    not public).
 
-    ``(B, h_in, N, M)`` on query grid ``q_hw`` / key grid ``k_hw`` -> ``(B, h_out, N', M')`` on the new
-    grids: a strided k×k depth-wise conv over each head's query grid, a 1×1 head mixing when the head
-    count changes, bilinear resampling of the key grid when its size changes, times a learned scale.
+    A strided k×k depth-wise conv over each head's query grid, a 1×1 head mixing when the head count
+    changes, bilinear resampling of the query grid where its size is off by rounding and of the key grid
+    when its size changes, times a learned scale. The key resampling is returned as a basis
+    (:class:`Residual`) instead of being applied: it is linear with rows summing to 1, so the VA layer
+    can use it in factored form.
+
+    Args:
+        heads_in (int): Heads of the incoming map.
+        heads_out (int): Heads of the next stage.
+        kernel (int): Kernel of the strided depth-wise conv. Defaults to 3.
+        init_scale (float): Initial value of the learned scale. Defaults to 0.1.
     """
 
     def __init__(self, heads_in: int, heads_out: int, kernel: int = 3, init_scale: float = 0.1):
@@ -314,19 +414,110 @@ class ResidualAttentionDownsample(nn.Module):
         self.mix = nn.Conv2d(heads_in, heads_out, 1) if heads_in != heads_out else nn.Identity()
         self.scale = nn.Parameter(torch.tensor(float(init_scale)))
 
-    def forward(self, scores, q_hw: HW, k_hw: HW, new_q_hw: HW, new_k_hw: HW):
+    @staticmethod
+    def key_basis(k_hw: HW, new_k_hw: HW, ref: torch.Tensor) -> torch.Tensor:
+        """(M', M): bilinear resampling (align_corners=False) from the ``k_hw`` key grid to ``new_k_hw``."""
+        m = k_hw[0] * k_hw[1]
+        eye = torch.eye(m, dtype=ref.dtype, device=ref.device).reshape(m, 1, *k_hw)
+        return F.interpolate(eye, size=new_k_hw, mode='bilinear', align_corners=False).reshape(m, -1).t()
+
+    def forward(self, prev: ScoreMap, new_q_hw: HW, new_k_hw: HW) -> Residual:
+        scores, q_hw, k_hw = prev
         b, h, n, m = scores.shape
         x = scores.permute(0, 3, 1, 2).reshape(b * m, h, *q_hw)
         x = self.mix(self.down(x))
         if tuple(x.shape[-2:]) != tuple(new_q_hw):
             x = F.interpolate(x, size=new_q_hw, mode='bilinear', align_corners=False)
         h2 = x.shape[1]
-        x = x.reshape(b, m, h2, -1).permute(0, 3, 2, 1)  # (B, N', h2, M)
-        if tuple(k_hw) != tuple(new_k_hw):
-            n2 = x.shape[1]
-            x = F.interpolate(x.reshape(b * n2, h2, *k_hw), size=new_k_hw, mode='bilinear',
-                              align_corners=False).reshape(b, n2, h2, -1)
-        return self.scale * x.permute(0, 2, 1, 3)
+        factor = self.scale * x.reshape(b, m, h2, -1).permute(0, 2, 3, 1)  # (B, h2, N', M)
+        basis = None if tuple(k_hw) == tuple(new_k_hw) else self.key_basis(k_hw, new_k_hw, scores)
+        return Residual(factor, basis)
+
+
+class LaViTStage(BaseModule):
+    """One LaViT stage: the incoming residual attention downsample, patch embedding, VA then LA blocks,
+    and the output norm (as timm's ``PyramidVisionTransformerStage``).
+
+    Args:
+        in_channels (int): Channels of the incoming feature map.
+        embed_dim (int): Token channels of this stage.
+        depth (int): Number of blocks.
+        num_heads (int): Attention heads.
+        mlp_ratio (float): FFN hidden width over ``embed_dim``.
+        sr_ratio (int): Spatial reduction of keys/values.
+        num_va (int): The first ``num_va`` blocks compute vanilla attention, the rest are LA blocks.
+        patch_size (int): Patch embedding kernel. Defaults to 3.
+        stride (int): Patch embedding stride. Defaults to 2.
+        heads_in (int, optional): Heads of the previous stage: builds the residual attention downsample
+            (``None``: first stage or residual attention off). Defaults to None.
+        drop_path (Sequence[float]): Stochastic depth rate of each block. Defaults to zeros.
+        chain_softmax (bool): The paper's chain (VA hands on its softmax map). Defaults to False.
+        norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
+        with_cp (bool): Activation checkpointing per block. Defaults to False.
+        **block_kw: Further :class:`LaViTBlock` / :class:`LaViTAttention` arguments.
+    """
+
+    def __init__(self, in_channels: int, embed_dim: int, depth: int, num_heads: int, mlp_ratio: float,
+                 sr_ratio: int, num_va: int, patch_size: int = 3, stride: int = 2,
+                 heads_in: Optional[int] = None, drop_path: Optional[Sequence[float]] = None,
+                 chain_softmax: bool = False, norm_cfg: dict = dict(type='LN'), with_cp: bool = False,
+                 **block_kw):
+        super().__init__()
+        drop_path = [0.] * depth if drop_path is None else list(drop_path)
+        self.attn_downsample = ResidualAttentionDownsample(heads_in, num_heads) if heads_in else None
+        self.patch_embed = OverlapPatchEmbed(in_channels, embed_dim, patch_size, stride, norm_cfg)
+        self.blocks = ModuleList([
+            LaViTBlock(embed_dim, num_heads, mlp_ratio, sr_ratio, 'va' if j < num_va else 'la', drop_path[j],
+                       norm_cfg=norm_cfg, **block_kw) for j in range(depth)])
+        self.norm = build_norm_layer(norm_cfg, embed_dim)[1]
+        self.chain_softmax = chain_softmax
+        self.with_cp = with_cp
+
+    def _chain(self, j: int, carry_out: bool) -> Optional[str]:
+        """What block ``j``'s consumer needs: the next LA block, or (last block) the next stage."""
+        nxt = self.blocks[j + 1] if j + 1 < len(self.blocks) else None
+        if nxt is not None:
+            if nxt.mode == 'va':
+                return None
+            return 'pooled' if nxt.attn.la_transform == 'pooled' else 'full'
+        return 'full' if carry_out else None
+
+    def forward(self, x: torch.Tensor, carry: Optional[ScoreMap] = None, carry_out: bool = False,
+                need_attn: bool = False):
+        """
+        Args:
+            x (Tensor): (B, C_in, H, W).
+            carry (ScoreMap, optional): Last map of the previous stage. Defaults to None.
+            carry_out (bool): Return this stage's last map for the next stage. Defaults to False.
+            need_attn (bool): Return every block's softmax map. Defaults to False.
+
+        Returns:
+            tuple: (B, C, H', W') features; this stage's last map (or None); the LA blocks' softmax maps
+            with their grids ``(attn, q_hw, k_hw)`` (for the DP loss); every block's softmax map if
+            ``need_attn``.
+        """
+        b = x.shape[0]
+        x, hw = self.patch_embed(x)
+        residual = None
+        if carry is not None and self.attn_downsample is not None:
+            residual = self.attn_downsample(carry, hw, self.blocks[0].attn.key_hw(hw))
+        prev, la_maps, maps = None, [], []
+        for j, blk in enumerate(self.blocks):
+            args = (x, hw, prev, residual if j == 0 else None, self._chain(j, carry_out), self.chain_softmax,
+                    need_attn)
+            if self.with_cp and x.requires_grad:
+                x, prev, attn, k_hw = cp.checkpoint(blk, *args, use_reentrant=False)
+            else:
+                x, prev, attn, k_hw = blk(*args)
+            if blk.mode == 'la':
+                la_maps.append((attn, hw, k_hw))
+            if need_attn:
+                maps.append(attn)
+        x = self.norm(x)
+        # contiguous NCHW: the transpose leaves a channels-last view, which mmcv's CPU RoIAlign reads
+        # as if it were NCHW (silently wrong RoI features, measured in tests/models/backbones)
+        x = x.transpose(1, 2).reshape(b, -1, *hw).contiguous()
+        return x, prev if carry_out else None, la_maps, maps
 
 
 @register('model')
@@ -334,54 +525,68 @@ class LaViT(BaseModule):
     """LaViT backbone for classification, detection and segmentation.
 
     Args:
-        arch: ``'tiny'`` | ``'small'`` | ``'base'`` (also ``'t'``/``'s'``/``'b'``; ``'tiny-lowsr'`` for small
-            inputs), or a dict with the keys
-            of :attr:`arch_zoo` entries (``embed_dims``, ``depths``, ``num_heads``, ``mlp_ratios``,
-            ``sr_ratios``, ``num_va``), each a 4-tuple, one entry per stage.
-        in_channels: input image channels.
-        out_indices: stages whose feature maps are returned, each ``(B, C_i, H_i, W_i)``.
-        all_attention: ablation — every layer computes vanilla attention (the "all-attention twin").
-        la_transform: ``'pooled'`` (default: dense Θ on a fixed pooled key grid, local Ψ), ``'conv'``
-            (local Θ and Ψ on the full grids) or ``'full'`` (the literal dense matrices, needs ``img_size``);
-            see the module docstring.
-        transform_kernel: kernel size of the local Θ/Ψ maps.
-        la_key_grid: side G of the ``'pooled'`` key grid (7: the key grid of every stage at 224²).
-        img_size: the fixed input size ``(H, W)`` the ``'full'`` transform is built for.
-        residual_attention: ablation switch for residual attention downsampling across stages.
-        dp_loss_weight: weight of the diagonality-preserving loss (0 disables it).
-        drop_path_rate: stochastic depth, linearly increasing over all layers.
-        frozen_stages: stages ``0..frozen_stages-1`` (their patch embedding, layers, norms) are frozen
-            and kept in eval mode; ``-1`` freezes nothing.
-        norm_eval: keep LayerNorms in eval mode (has no running stats; kept for API parity).
-        with_cp: activation checkpointing per layer (saves memory, costs time).
-        init_cfg: e.g. ``dict(type='Pretrained', checkpoint='cls.pth', prefix='backbone.')``.
+        arch (str | dict): ``'tiny'`` | ``'small'`` | ``'base'`` (also ``'t'``/``'s'``/``'b'``;
+            ``'tiny-lowsr'`` for small inputs), or a dict with the keys of :attr:`arch_zoo` entries
+            (``embed_dims``, ``depths``, ``num_heads``, ``mlp_ratios``, ``sr_ratios``, ``num_va``), one entry
+            per stage. Defaults to ``'tiny'``.
+        in_channels (int): Input image channels. Defaults to 3.
+        out_indices (Sequence[int]): Stages whose feature maps ``(B, C_i, H_i, W_i)`` are returned.
+            Defaults to ``(0, 1, 2, 3)``.
+        all_attention (bool): Ablation: every layer computes vanilla attention (the "all-attention twin").
+            Defaults to False.
+        la_transform (str): Form of Θ/Ψ. ``'pooled'`` (ours: dense Θ on a fixed pooled G×G key grid, local
+            k×k Ψ over the query grid), ``'conv'`` (ours: local Θ and Ψ on the full grids) or ``'full'`` (the
+            paper's dense N×N and M×M matrices, needs ``img_size``). Defaults to ``'pooled'``.
+        la_chain (str): What the VA layer hands the LA chain: ``'softmax'`` (the paper's: the
+            softmax-normalised map) or ``'scores'`` (ours: the pre-softmax scores). Defaults to
+            ``'scores'`` (see docs/lavit_design.md for the ablation behind the default).
+        transform_kernel (int): Kernel size of the local Θ/Ψ maps. Defaults to 3.
+        la_key_grid (int): Side G of the ``'pooled'`` key grid (7: the key grid of every stage at 224²).
+            Defaults to 7.
+        img_size (int | tuple[int, int], optional): The input size the ``'full'`` transform is built for.
+            Defaults to None.
+        residual_attention (bool): Residual attention downsampling across stages. Defaults to True.
+        dp_loss_weight (float): Weight of the diagonality-preserving loss (0 disables it). Defaults to 0.1.
+        qkv_bias (bool): Bias of the Q/K/V projections. Defaults to True.
+        drop_rate (float): Dropout in FFNs and after attention projections. Defaults to 0.
+        attn_drop_rate (float): Dropout on attention maps. Defaults to 0.
+        drop_path_rate (float): Stochastic depth, linearly increasing over all layers. Defaults to 0.1.
+        frozen_stages (int): Stages ``0..frozen_stages-1`` are frozen and kept in eval mode; ``-1``
+            freezes nothing. Defaults to -1.
+        norm_eval (bool): Keep norm layers in eval mode. Defaults to False.
+        norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
+        with_cp (bool): Activation checkpointing per layer (saves memory, costs time). Defaults to False.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint='cls.pth', prefix='backbone.')``.
+            Defaults to None.
     """
-    # Our design (papers.md: depths/widths/L_va not found): PVTv2 widths, depths and MLP ratios chosen so
-    # that params (with a 1000-class head) and FLOPs at 224² are within 2.2% of the paper's table.
+    # ours (the paper gives no depths/widths/L_va): PVTv2 widths, depths and MLP ratios chosen so that params
+    # (with a 1000-class head) and FLOPs at 224² are within 2.2% of the paper's table
+    _widths = dict(embed_dims=(64, 128, 320, 512), num_heads=(1, 2, 5, 8))
     arch_zoo = {
-        **dict.fromkeys(['t', 'tiny'], dict(embed_dims=(64, 128, 320, 512), depths=(2, 4, 2, 2),
-                                             num_heads=(1, 2, 5, 8), mlp_ratios=(4, 4, 2, 2),
-                                             sr_ratios=(8, 4, 2, 1), num_va=(1, 1, 1, 1))),
-        **dict.fromkeys(['s', 'small'], dict(embed_dims=(64, 128, 320, 512), depths=(3, 2, 6, 3),
-                                              num_heads=(1, 2, 5, 8), mlp_ratios=(8, 8, 4, 4),
-                                              sr_ratios=(8, 4, 2, 1), num_va=(1, 1, 2, 1))),
-        **dict.fromkeys(['b', 'base'], dict(embed_dims=(64, 128, 320, 512), depths=(3, 3, 18, 3),
-                                             num_heads=(1, 2, 5, 8), mlp_ratios=(8, 8, 4, 4),
+        **dict.fromkeys(['t', 'tiny'], dict(_widths, depths=(2, 4, 2, 2), mlp_ratios=(4, 4, 2, 2),
+                                            sr_ratios=(8, 4, 2, 1), num_va=(1, 1, 1, 1))),
+        **dict.fromkeys(['s', 'small'], dict(_widths, depths=(3, 2, 6, 3), mlp_ratios=(8, 8, 4, 4),
                                              sr_ratios=(8, 4, 2, 1), num_va=(1, 1, 2, 1))),
+        **dict.fromkeys(['b', 'base'], dict(_widths, depths=(3, 3, 18, 3), mlp_ratios=(8, 8, 4, 4),
+                                            sr_ratios=(8, 4, 2, 1), num_va=(1, 1, 2, 1))),
         # not a paper variant: LaViT-T with lower spatial-reduction ratios, so that small inputs (the 64-px
         # generated data of the offline configs) keep several keys per query in every stage
-        'tiny-lowsr': dict(embed_dims=(64, 128, 320, 512), depths=(2, 4, 2, 2), num_heads=(1, 2, 5, 8),
-                           mlp_ratios=(4, 4, 2, 2), sr_ratios=(4, 2, 1, 1), num_va=(1, 1, 1, 1)),
+        'tiny-lowsr': dict(_widths, depths=(2, 4, 2, 2), mlp_ratios=(4, 4, 2, 2), sr_ratios=(4, 2, 1, 1),
+                           num_va=(1, 1, 1, 1)),
     }
     _arch_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios', 'sr_ratios', 'num_va')
+    # 2: one LaViTStage per stage (stages.i.{patch_embed,blocks,norm,attn_downsample}); 1 (or none): the
+    # parallel lists patch_embeds.i / stages.i.j / norms.i / attn_downsamples.(i-1), converted on load
+    _version = 2
 
     def __init__(self, arch: Union[str, dict] = 'tiny', in_channels: int = 3,
                  out_indices: Sequence[int] = (0, 1, 2, 3), all_attention: bool = False,
-                 la_transform: str = 'pooled', transform_kernel: int = 3, la_key_grid: int = 7,
-                 img_size: Optional[Union[int, Tuple[int, int]]] = None, residual_attention: bool = True,
-                 dp_loss_weight: float = 0.1, qkv_bias: bool = True, drop_rate: float = 0.,
-                 attn_drop_rate: float = 0., drop_path_rate: float = 0.1, frozen_stages: int = -1,
-                 norm_eval: bool = False, with_cp: bool = False, init_cfg=None):
+                 la_transform: str = 'pooled', la_chain: str = 'scores', transform_kernel: int = 3,
+                 la_key_grid: int = 7, img_size: Optional[Union[int, Tuple[int, int]]] = None,
+                 residual_attention: bool = True, dp_loss_weight: float = 0.1, qkv_bias: bool = True,
+                 drop_rate: float = 0., attn_drop_rate: float = 0., drop_path_rate: float = 0.1,
+                 frozen_stages: int = -1, norm_eval: bool = False, norm_cfg: dict = dict(type='LN'),
+                 with_cp: bool = False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             if arch.lower() not in self.arch_zoo:
@@ -391,6 +596,8 @@ class LaViT(BaseModule):
         missing = set(self._arch_keys) - set(arch)
         if missing:
             raise KeyError(f'custom arch is missing {sorted(missing)}; it needs {list(self._arch_keys)}')
+        if la_chain not in ('softmax', 'scores'):
+            raise ValueError(f"la_chain must be 'softmax' (the paper's) or 'scores' (ours), got {la_chain!r}")
         self.arch = {k: tuple(arch[k]) for k in self._arch_keys}
         dims, depths, heads = self.arch['embed_dims'], self.arch['depths'], self.arch['num_heads']
         num_va = tuple(depths) if all_attention else self.arch['num_va']
@@ -404,42 +611,58 @@ class LaViT(BaseModule):
         self.out_indices = tuple(out_indices)
         self.num_va = num_va
         self.all_attention = all_attention
+        self.la_chain = la_chain
         self.residual_attention = residual_attention
         self.dp_loss_weight = dp_loss_weight
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
-        self.with_cp = with_cp
         self.out_channels = [dims[i] for i in self.out_indices]
         if isinstance(img_size, int):
             img_size = (img_size, img_size)
 
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
-        self.patch_embeds, self.stages, self.norms = ModuleList(), ModuleList(), ModuleList()
-        self.attn_downsamples = ModuleList()
-        cur = 0
+        self.stages = ModuleList()
         for i in range(self.num_stages):
-            self.patch_embeds.append(OverlapPatchEmbed(in_channels if i == 0 else dims[i - 1], dims[i],
-                                                       7 if i == 0 else 3, 4 if i == 0 else 2))
             full_tokens = None
             if la_transform == 'full' and img_size is not None:
                 q = [math.ceil(s / 4 / 2 ** i) for s in img_size]
                 k = [s // self.arch['sr_ratios'][i] for s in q]
                 full_tokens = (q[0] * q[1], k[0] * k[1])
-            blocks = [LaViTBlock(dims[i], heads[i], self.arch['mlp_ratios'][i], self.arch['sr_ratios'][i],
-                                 'va' if j < num_va[i] else 'la', dpr[cur + j], la_transform=la_transform,
-                                 transform_kernel=transform_kernel, key_grid=la_key_grid, full_tokens=full_tokens,
-                                 qkv_bias=qkv_bias, attn_drop=attn_drop_rate, proj_drop=drop_rate)
-                      for j in range(depths[i])]
-            self.stages.append(ModuleList(blocks))
-            self.norms.append(nn.LayerNorm(dims[i]))
-            if i > 0 and residual_attention:
-                self.attn_downsamples.append(ResidualAttentionDownsample(heads[i - 1], heads[i]))
-            cur += depths[i]
+            cur = sum(depths[:i])
+            self.stages.append(LaViTStage(
+                in_channels if i == 0 else dims[i - 1], dims[i], depths[i], heads[i],
+                self.arch['mlp_ratios'][i], self.arch['sr_ratios'][i], num_va[i],
+                patch_size=7 if i == 0 else 3, stride=4 if i == 0 else 2,
+                heads_in=heads[i - 1] if i > 0 and residual_attention else None,
+                drop_path=dpr[cur:cur + depths[i]], chain_softmax=la_chain == 'softmax', norm_cfg=norm_cfg,
+                with_cp=with_cp, drop=drop_rate, la_transform=la_transform, transform_kernel=transform_kernel,
+                key_grid=la_key_grid, full_tokens=full_tokens, qkv_bias=qkv_bias, attn_drop=attn_drop_rate))
         self._aux_loss: Optional[torch.Tensor] = None
         self._warned_unconsumed = False
         self.record_attention = False  # analysis tools set this to keep every layer's softmax map
         self.attention_maps: List[torch.Tensor] = []
+        self._register_load_state_dict_pre_hook(self._upgrade_state_dict)
         self._freeze_stages()
+
+    @staticmethod
+    def _upgrade_state_dict(state_dict, prefix, local_metadata, *args, **kwargs):
+        """Rename version-1 keys (parallel per-stage lists) to the :class:`LaViTStage` tree. Keyed on the
+        names, not only the version: prefix-stripped checkpoints (``init_cfg`` with ``prefix``) carry none."""
+        old = re.compile(re.escape(prefix) + r'(patch_embeds|norms|attn_downsamples)\.(\d+)\.(.*)|'
+                         + re.escape(prefix) + r'stages\.(\d+)\.(\d+)\.(.*)')
+        for key in list(state_dict):
+            m = old.fullmatch(key)
+            if m is None:
+                continue
+            if m.group(1):
+                i, rest = int(m.group(2)), m.group(3)
+                name = {'patch_embeds': 'patch_embed', 'norms': 'norm', 'attn_downsamples': 'attn_downsample'}
+                if m.group(1) == 'attn_downsamples':
+                    i += 1  # attn_downsamples[i-1] fed stage i
+                new = f'{prefix}stages.{i}.{name[m.group(1)]}.{rest}'
+            else:
+                new = f'{prefix}stages.{m.group(4)}.blocks.{m.group(5)}.{m.group(6)}'
+            state_dict[new] = state_dict.pop(key)
 
     # ----------------------------------------------------------------------------------------- init
     def init_weights(self):
@@ -447,28 +670,19 @@ class LaViT(BaseModule):
             return super().init_weights()
         for m in self.modules():
             if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+                trunc_normal_init(m, std=.02, bias=0.)
             elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+                constant_init(m, 1., bias=0.)
             elif isinstance(m, nn.Conv2d):
                 fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
-                m.weight.data.normal_(0, math.sqrt(2.0 / fan_out))
-                if m.bias is not None:
-                    m.bias.data.zero_()
+                normal_init(m, mean=0., std=math.sqrt(2.0 / fan_out), bias=0.)
 
     # ---------------------------------------------------------------------------------------- freeze
     def _freeze_stages(self):
-        for i in range(min(self.frozen_stages, self.num_stages)):
-            mods = [self.patch_embeds[i], self.stages[i], self.norms[i]]
-            if i > 0 and self.residual_attention:
-                mods.append(self.attn_downsamples[i - 1])
-            for m in mods:
-                m.eval()
-                for p in m.parameters():
-                    p.requires_grad = False
+        for stage in self.stages[:max(self.frozen_stages, 0)]:
+            stage.eval()
+            for p in stage.parameters():
+                p.requires_grad = False
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -480,11 +694,6 @@ class LaViT(BaseModule):
         return self
 
     # --------------------------------------------------------------------------------------- forward
-    def _run_block(self, blk, x, hw, prev, residual, prev_k_hw):
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(blk, x, hw, prev, residual, prev_k_hw, use_reentrant=False)
-        return blk(x, hw, prev, residual, prev_k_hw)
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """``(B, 3, H, W)`` -> tuple of ``(B, C_i, H_i, W_i)`` for ``i`` in ``out_indices``."""
         want_aux = self.training and self.dp_loss_weight > 0 and torch.is_grad_enabled()
@@ -493,39 +702,19 @@ class LaViT(BaseModule):
                           "custom_hooks=[dict(type='AuxiliaryLossHook')] to the config (our configs do) "
                           'or set dp_loss_weight=0.')
             self._warned_unconsumed = True
-        dp_terms, outs = [], []
-        self.attention_maps = []
-        b = x.shape[0]
-        last = None  # (scores, q_hw, k_hw) of the previous stage's last layer
-        for i in range(self.num_stages):
-            x, hw = self.patch_embeds[i](x)
-            prev, prev_k_hw, residual = None, None, None
-            for j, blk in enumerate(self.stages[i]):
-                if j == 0 and last is not None and self.residual_attention:
-                    k_hw = self._key_grid(blk, hw)
-                    residual = self.attn_downsamples[i - 1](last[0], last[1], last[2], hw, k_hw)
-                x, scores, attn, k_hw = self._run_block(blk, x, hw, prev, residual if j == 0 else None, prev_k_hw)
-                prev_k_hw = k_hw
-                if want_aux and blk.mode == 'la':
-                    dp_terms.append(diagonality_loss(attn, hw, k_hw))
-                if self.record_attention:
-                    self.attention_maps.append(attn.detach())
-                prev = scores
-            last = (prev, hw, k_hw)
-            x = self.norms[i](x)
-            # contiguous NCHW: the transpose leaves a channels-last view, which mmcv's CPU RoIAlign reads
-            # as if it were NCHW (silently wrong RoI features, measured in tests/models/test_lavit.py)
-            x = x.transpose(1, 2).reshape(b, -1, *hw).contiguous()
+        dp_terms, outs, self.attention_maps = [], [], []
+        carry = None
+        for i, stage in enumerate(self.stages):
+            carry_out = self.residual_attention and i + 1 < self.num_stages
+            x, carry, la_maps, maps = stage(x, carry, carry_out, self.record_attention)
+            if want_aux:
+                dp_terms += [diagonality_loss(a, q_hw, k_hw) for a, q_hw, k_hw in la_maps]
+            self.attention_maps += [a.detach() for a in maps]
             if i in self.out_indices:
                 outs.append(x)
         if want_aux:
             self._aux_loss = (self.dp_loss_weight * torch.stack(dp_terms).mean()) if dp_terms else None
         return tuple(outs)
-
-    @staticmethod
-    def _key_grid(blk: LaViTBlock, hw: HW) -> HW:
-        r = blk.attn.sr_ratio
-        return (hw[0] // r, hw[1] // r) if r > 1 else hw
 
     def pop_aux_losses(self) -> Dict[str, torch.Tensor]:
         """The auxiliary losses of the last training forward (``{'loss_dp': ...}``), then forget them."""

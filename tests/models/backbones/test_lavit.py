@@ -1,4 +1,4 @@
-import math
+import os.path as osp
 from unittest import mock
 
 import pytest
@@ -6,7 +6,32 @@ import torch
 import torch.nn.functional as F
 
 from mmlavit.models import LaViT
-from mmlavit.models.backbones.lavit import LaViTAttention, _grid_conv, diagonality_loss
+from mmlavit.models.backbones.lavit import (LaViTAttention, Residual, ResidualAttentionDownsample, ScoreMap,
+                                            diagonality_loss, key_conv, pool_keys, pool_rows, query_conv)
+
+
+def _grid_conv_v1(scores, weight, axis, q_hw, k_hw):
+    """The previous form of the local Θ/Ψ maps (k² shifted multiply-adds over the padded grid), kept
+    as the reference that the conv2d rewrite (query_conv / key_conv) must equal."""
+    b, h, n, m = scores.shape
+    k = weight.shape[-1]
+    p = k // 2
+    w = weight.reshape(h, k, k)
+    if axis == 'key':
+        gh, gw = k_hw
+        x = F.pad(scores.reshape(b, h, n, gh, gw), (p, p, p, p))
+        view = lambda i, j: x[..., i:i + gh, j:j + gw]  # noqa: E731
+    else:
+        gh, gw = q_hw
+        x = F.pad(scores.reshape(b, h, gh, gw, m), (0, 0, p, p, p, p))
+        view = lambda i, j: x[:, :, i:i + gh, j:j + gw, :]  # noqa: E731
+    out = None
+    for i in range(k):
+        for j in range(k):
+            term = w[:, i, j].reshape(1, h, 1, 1, 1) * view(i, j)
+            out = term if out is None else out + term
+    return out.reshape(b, h, n, m)
+
 
 PAPER = {'tiny': (10.9, 1.6), 'small': (22.4, 3.3), 'base': (39.6, 6.1)}
 
@@ -46,11 +71,10 @@ def test_out_indices_and_odd_sizes():
 
 @pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
 def test_params_and_flops_within_5_percent(arch):
-    from mmengine.analysis import get_model_complexity_info
+    from mmlavit.models.backbones.flops import count_flops
     m = LaViT(arch, out_indices=(3,)).eval()
     params = (sum(p.numel() for p in m.parameters()) + 512 * 1000 + 1000) / 1e6  # + ImageNet head
-    flops = get_model_complexity_info(m, input_shape=(3, 224, 224), show_table=False,
-                                      show_arch=False)['flops'] / 1e9
+    flops = count_flops(m, (torch.randn(1, 3, 224, 224),)) / 1e9
     p_ref, f_ref = PAPER[arch]
     assert abs(params - p_ref) / p_ref < 0.05, params
     assert abs(flops - f_ref) / f_ref < 0.05, flops
@@ -71,7 +95,7 @@ def test_custom_arch_dict_and_errors():
 
 def test_la_layers_skip_score_computation():
     m = LaViT('tiny').eval()
-    blocks = [b for s in m.stages for b in s]
+    blocks = [b for s in m.stages for b in s.blocks]
     la = [b for b in blocks if b.mode == 'la']
     va = [b for b in blocks if b.mode == 'va']
     assert len(va) == 4 and len(la) == 6
@@ -96,13 +120,13 @@ def test_conv_transform_is_a_matrix_product_and_identity_at_init():
     # Θ along the key axis is the matrix product A·Θᵀ: applying the conv to the basis rows e_j gives the
     # rows Θe_j of Θᵀ, and the conv of any score map equals A @ Θᵀ
     basis = torch.eye(m).expand(1, h, m, m).contiguous()
-    theta_t = _grid_conv(basis, w, 'key', (m, 1), k_hw)
+    theta_t = key_conv(basis, w, k_hw)
     assert not torch.allclose(theta_t, basis)
-    assert torch.allclose(_grid_conv(scores, w, 'key', q_hw, k_hw), scores @ theta_t, atol=1e-5)
+    assert torch.allclose(key_conv(scores, w, k_hw), scores @ theta_t, atol=1e-5)
     # and Ψ along the query axis is Ψ·A
-    psi_t = _grid_conv(basis, w, 'key', (m, 1), (2, 3))  # same kernel on a (2,3) grid of 6 queries
+    psi_t = key_conv(basis, w, (2, 3))  # same kernel on a (2,3) grid of 6 queries
     s2 = torch.randn(1, h, 6, 5)
-    assert torch.allclose(_grid_conv(s2, w, 'query', (2, 3), (1, 5)), psi_t.transpose(-1, -2) @ s2, atol=1e-5)
+    assert torch.allclose(query_conv(s2, w, (2, 3)), psi_t.transpose(-1, -2) @ s2, atol=1e-5)
     # identity-initialised (delta kernel) Θ and Ψ leave the scores unchanged
     attn = LaViTAttention(8, h, sr_ratio=1, mode='la', la_transform='conv')
     assert torch.allclose(attn.transform(scores, q_hw, k_hw), scores, atol=1e-6)
@@ -121,11 +145,11 @@ def test_pooled_transform_dense_theta_on_the_fixed_key_grid():
     pooled = F.avg_pool2d(s14.reshape(h, 30, 14, 14), 2).reshape(1, h, 30, 49)
     with torch.no_grad():
         attn.theta.copy_(torch.randn(h, 49, 49))
-    want = _grid_conv(pooled @ attn.theta.transpose(-1, -2), attn.psi, 'query', q_hw, (7, 7))
+    want = query_conv(pooled @ attn.theta.transpose(-1, -2), attn.psi, q_hw)
     assert torch.allclose(attn.transform(s14, q_hw, (14, 14)), want, atol=1e-4)
     # the layer attends to the 49 pooled keys whatever the resolution
-    out, scores, a, k_hw = attn(torch.randn(1, 30, 8), q_hw, prev=s14, prev_k_hw=(14, 14))
-    assert scores.shape == (1, h, 30, 49) and k_hw == (7, 7) and out.shape == (1, 30, 8)
+    out, kept, a, k_hw = attn(torch.randn(1, 30, 8), q_hw, prev=ScoreMap(s14, q_hw, (14, 14)), chain='pooled')
+    assert kept.scores.shape == (1, h, 30, 49) and k_hw == (7, 7) and out.shape == (1, 30, 8)
 
 
 class _First(torch.nn.Module):  # the attention output only (what the tracer can follow)
@@ -134,14 +158,15 @@ class _First(torch.nn.Module):  # the attention output only (what the tracer can
         self.attn, self.hw, self.prev_k_hw = attn, hw, prev_k_hw
 
     def forward(self, x, prev=None):
-        return self.attn(x, self.hw, prev, None, self.prev_k_hw)[0]
+        prev = None if prev is None else ScoreMap(prev, self.hw, self.prev_k_hw)
+        return self.attn(x, self.hw, prev, chain='pooled' if prev is not None else None)[0]
 
 
 @pytest.mark.parametrize('shape', [(224, 224), (512, 512), (800, 1333)])
 def test_la_layer_counts_fewer_flops_than_the_va_layer_it_replaces(shape):
     """The LA layer never computes Q·Kᵀ and costs less than the VA layer at every stage and resolution
     (mmengine's counter; measured times are in docs/benchmarks.md)."""
-    from mmengine.analysis import FlopAnalyzer
+    from mmlavit.models.backbones.flops import count_flops
     m = LaViT('tiny')
     dims, heads, srs = m.arch['embed_dims'], m.arch['num_heads'], m.arch['sr_ratios']
     for i in range(4):
@@ -152,16 +177,17 @@ def test_la_layer_counts_fewer_flops_than_the_va_layer_it_replaces(shape):
         va = LaViTAttention(dims[i], heads[i], srs[i], 'va').eval()
         la = LaViTAttention(dims[i], heads[i], srs[i], 'la').eval()
         prev = torch.randn(1, heads[i], n, k[0] * k[1])
-        f_va = FlopAnalyzer(_First(va, hw), (x,)).unsupported_ops_warnings(False).total()
-        f_la = FlopAnalyzer(_First(la, hw, k), (x, prev)).unsupported_ops_warnings(False).total()
+        f_va = count_flops(_First(va, hw), (x,))
+        f_la = count_flops(_First(la, hw, k), (x, prev))
         assert f_la < f_va, (shape, i, f_la, f_va)
 
 
+@pytest.mark.parametrize('h', [1, 3])
 @pytest.mark.parametrize('k', [3, 5])
 @pytest.mark.parametrize('axis', ['key', 'query'])
-def test_grid_conv_equals_depthwise_conv2d(axis, k):
+def test_local_maps_equal_depthwise_conv2d_and_the_previous_shifted_form(axis, k, h):
     torch.manual_seed(k)
-    b, h, q_hw, k_hw = 2, 3, (3, 4), (2, 3)
+    b, q_hw, k_hw = 2, (3, 4), (2, 3)
     scores, w = torch.randn(b, h, 12, 6), torch.randn(h, 1, k, k)
     if axis == 'key':  # each query's keys as an image
         x = scores.permute(0, 2, 1, 3).reshape(b * 12, h, *k_hw)
@@ -169,14 +195,23 @@ def test_grid_conv_equals_depthwise_conv2d(axis, k):
     else:  # each key's queries as an image
         x = scores.permute(0, 3, 1, 2).reshape(b * 6, h, *q_hw)
         ref = F.conv2d(x, w, padding=k // 2, groups=h).reshape(b, 6, h, 12).permute(0, 2, 3, 1)
-    assert torch.allclose(_grid_conv(scores, w, axis, q_hw, k_hw), ref, atol=1e-5)
+    new = key_conv(scores, w, k_hw) if axis == 'key' else query_conv(scores, w, q_hw)
+    assert torch.allclose(new, ref, atol=1e-5)
+    assert torch.allclose(new, _grid_conv_v1(scores, w, axis, q_hw, k_hw), atol=1e-5)
+    # and the gradients agree with the previous form's
+    s1, w1 = scores.clone().requires_grad_(), w.clone().requires_grad_()
+    s2, w2 = scores.clone().requires_grad_(), w.clone().requires_grad_()
+    g = torch.randn_like(ref)
+    (key_conv(s1, w1, k_hw) if axis == 'key' else query_conv(s1, w1, q_hw)).backward(g)
+    _grid_conv_v1(s2, w2, axis, q_hw, k_hw).backward(g)
+    assert torch.allclose(s1.grad, s2.grad, atol=1e-5) and torch.allclose(w1.grad, w2.grad, atol=1e-4)
 
 
 def test_full_transform_option():
     m = LaViT('tiny', la_transform='full', img_size=64).eval()
     out = m(torch.randn(1, 3, 64, 64))
     assert out[-1].shape == (1, 512, 2, 2)
-    la = next(b for s in m.stages for b in s if b.mode == 'la')
+    la = next(b for s in m.stages for b in s.blocks if b.mode == 'la')
     assert la.attn.psi.shape == (1, 256, 256) and la.attn.theta.shape == (1, 4, 4)
     with pytest.raises(ValueError, match='img_size'):
         m(torch.randn(1, 3, 96, 96))
@@ -210,7 +245,7 @@ def test_dp_loss_and_gradients_and_ablations():
     loss = m.pop_aux_losses()['loss_dp']
     assert loss.ndim == 0 and 0 <= loss.item() <= 0.3
     (out[-1].mean() + loss).backward()
-    la = next(b for s in m.stages for b in s if b.mode == 'la')
+    la = next(b for s in m.stages for b in s.blocks if b.mode == 'la')
     assert la.attn.theta.grad is not None and la.attn.theta.grad.abs().sum() > 0
     assert m.pop_aux_losses() == {}
     # no DP loss when weight is 0 or in eval
@@ -219,16 +254,17 @@ def test_dp_loss_and_gradients_and_ablations():
     assert m0.pop_aux_losses() == {}
     # all-attention twin: every layer is VA, more parameters, no LA transform
     twin = LaViT('tiny', all_attention=True)
-    assert all(b.mode == 'va' for s in twin.stages for b in s)
+    assert all(b.mode == 'va' for s in twin.stages for b in s.blocks)
     assert sum(p.numel() for p in twin.parameters()) > sum(p.numel() for p in m.parameters())
     # residual attention downsampling off: no downsampling modules, and the output no longer depends on it
     noraw = LaViT('tiny', residual_attention=False)
-    assert len(noraw.attn_downsamples) == 0 and len(m.attn_downsamples) == 3
+    assert all(s.attn_downsample is None for s in noraw.stages)
+    assert m.stages[0].attn_downsample is None and all(s.attn_downsample is not None for s in m.stages[1:])
     m.eval()
     ref = m(x)[-1]
     with torch.no_grad():
-        for d in m.attn_downsamples:
-            d.scale.zero_()
+        for s in m.stages[1:]:
+            s.attn_downsample.scale.zero_()
     assert not torch.allclose(ref, m(x)[-1])
 
 
@@ -242,11 +278,11 @@ def test_unconsumed_dp_loss_warns():
 def test_frozen_stages_get_no_gradient_and_stay_eval():
     m = LaViT('tiny', frozen_stages=2)
     m.train()
-    assert not m.stages[0].training and not m.patch_embeds[1].training and m.stages[2].training
+    assert not m.stages[0].training and not m.stages[1].patch_embed.training and m.stages[2].training
     out = m(torch.randn(1, 3, 64, 64))
     (out[-1].sum() + m.pop_aux_losses()['loss_dp']).backward()
     assert all(p.grad is None for p in m.stages[1].parameters())
-    assert all(p.grad is None for p in m.attn_downsamples[0].parameters())
+    assert all(p.grad is None for p in m.stages[1].attn_downsample.parameters())
     assert any(p.grad is not None for p in m.stages[2].parameters())
 
 
@@ -267,7 +303,8 @@ def test_pretrained_init_cfg_with_prefix(tmp_path):
     src = LaViT('tiny')
     ckpt = {'state_dict': {f'backbone.{k}': v for k, v in src.state_dict().items()}}
     torch.save(ckpt, tmp_path / 'cls.pth')
-    dst = LaViT('tiny', init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'cls.pth'), prefix='backbone.'))
+    dst = LaViT('tiny', init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'cls.pth'),
+                                      prefix='backbone.'))
     dst.init_weights()
     for k, v in src.state_dict().items():
         assert torch.equal(v, dst.state_dict()[k]), k
@@ -278,3 +315,185 @@ def test_detection_resolution_runs():
     with torch.no_grad():
         outs = m(torch.randn(1, 3, 200, 333))  # a 4x-downscaled 800x1333 keeps the test fast
     assert [o.shape[-2:] for o in outs] == [(50, 84), (25, 42), (13, 21), (7, 11)]
+
+
+FIXTURE = osp.join(osp.dirname(__file__), 'fixtures', 'lavit_v1_fixture.pth')
+
+
+def _fixture():
+    d = torch.load(FIXTURE)
+    x = torch.randn(*d['input_shape'], generator=torch.Generator().manual_seed(d['input_seed']))
+    return d, {k: v.float() if v.is_floating_point() else v for k, v in d['state_dict'].items()}, x
+
+
+def test_version1_checkpoint_loads_into_the_stage_tree_and_gives_its_outputs():
+    """A state dict saved by the pre-LaViTStage module (parallel lists patch_embeds.i / stages.i.j / norms.i /
+    attn_downsamples.(i-1); tests/models/backbones/fixtures/make_lavit_v1_fixture.py at commit 0b990b7),
+    with its outputs: the rewritten operators and the new tree reproduce them."""
+    d, sd, x = _fixture()
+    assert any(k.startswith('attn_downsamples.') for k in sd)
+    assert any(k.startswith('patch_embeds.') for k in sd)
+    m = LaViT(d['arch'], **d['kwargs'])
+    assert m.load_state_dict(sd, strict=True)  # all keys matched after the upgrade hook
+    assert torch.equal(m.stages[2].attn_downsample.down.weight, sd['attn_downsamples.1.down.weight'])
+    assert torch.equal(m.stages[1].blocks[1].attn.theta, sd['stages.1.1.attn.theta'])
+    m.eval()
+    with torch.no_grad():
+        outs = m(x)
+    for got, want in zip(outs, d['outputs']):
+        assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
+    m.train()
+    m(x)
+    assert m.pop_aux_losses()['loss_dp'].item() == pytest.approx(d['loss_dp'].item(), rel=1e-4)
+    # through mmengine's Pretrained init with a prefix (the checkpoint carries no version metadata)
+    new = m.state_dict()
+    assert '_metadata' not in new or new._metadata[''].get('version') == 2
+    assert all(k.startswith('stages.') for k in new)
+
+
+def test_version1_checkpoint_through_pretrained_init_with_prefix(tmp_path):
+    d, sd, x = _fixture()
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in sd.items()}}, tmp_path / 'v1.pth')
+    m = LaViT(d['arch'], **d['kwargs'], init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'v1.pth'),
+                                                      prefix='backbone.'))
+    m.init_weights()
+    m.eval()
+    with torch.no_grad():
+        assert torch.allclose(m(x)[-1], d['outputs'][-1], atol=1e-5)
+
+
+def test_fused_attention_paths_equal_the_explicit_maps():
+    """Where no dense map is needed the VA layer runs the residual as extra features through
+    scaled_dot_product_attention and hands on the pooled map as q·pool(k)ᵀ; recording the maps forces the
+    explicit path (dense QKᵀ + bilinear residual, pooled afterwards): same outputs, same DP loss."""
+    torch.manual_seed(0)
+    m = LaViT('tiny', drop_path_rate=0.)
+    m.init_weights()
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            if n.endswith(('theta', 'psi', 'scale')):
+                p.add_(0.1 * torch.randn_like(p))
+    x = torch.randn(1, 3, 160, 224)  # stage-0 keys 5×7 ≠ the 7×7 grid: fused VA, factored residuals
+    m.eval()
+    with torch.no_grad():
+        fast = m(x)
+        m.record_attention = True
+        slow = m(x)
+    assert len(m.attention_maps) == 10
+    for a, b in zip(fast, slow):
+        assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
+    # gradients as well
+    m.train()
+    m.record_attention = False
+    w = m.stages[1].blocks[0].attn.q.weight
+    g1 = torch.autograd.grad(m(x)[-1].sum() + m.pop_aux_losses()['loss_dp'], w)
+    m.record_attention = True
+    g2 = torch.autograd.grad(m(x)[-1].sum() + m.pop_aux_losses()['loss_dp'], w)
+    assert torch.allclose(g1[0], g2[0], atol=1e-4, rtol=1e-3)
+
+
+def test_pooling_keys_commutes_with_the_product():
+    q, k = torch.randn(2, 3, 10, 8), torch.randn(2, 3, 5 * 9, 8)
+    assert torch.allclose(pool_keys(q @ k.transpose(-1, -2), (5, 9), (3, 4)),
+                          q @ pool_rows(k, (5, 9), (3, 4)).transpose(-1, -2), atol=1e-5)
+
+
+def test_projection_folded_into_the_values_equals_proj_of_attention_output():
+    torch.manual_seed(0)
+    for h, c, m in [(1, 16, 49), (4, 32, 6)]:  # h·M < M + C: the folded form
+        attn = LaViTAttention(c, h, mode='la')
+        a = torch.randn(2, h, 12, m).softmax(-1)
+        v = torch.randn(2, h, m, c // h)
+        want = attn.proj((a @ v).transpose(1, 2).reshape(2, 12, c))
+        assert torch.allclose(attn._apply(a, v, (2, 12, c)), want, atol=1e-5)
+
+
+def test_factored_residual_equals_the_previous_dense_downsample():
+    """The previous form resampled the key grid of every downsampled map bilinearly; now the resampling
+    is a basis U and the residual is factor·Uᵀ."""
+    torch.manual_seed(0)
+    d = ResidualAttentionDownsample(2, 4)
+    scores, q_hw, k_hw, new_q, new_k = torch.randn(1, 2, 8 * 10, 49), (8, 10), (7, 7), (4, 5), (3, 9)
+    res = d(ScoreMap(scores, q_hw, k_hw), new_q, new_k)
+    x = d.mix(d.down(scores.permute(0, 3, 1, 2).reshape(49, 2, *q_hw)))
+    x = x.reshape(1, 49, 4, -1).permute(0, 3, 2, 1)
+    n2 = x.shape[1]
+    old = F.interpolate(x.reshape(n2, 4, *k_hw), size=new_k, mode='bilinear', align_corners=False)
+    old = d.scale * old.reshape(1, n2, 4, -1).permute(0, 2, 1, 3)
+    assert isinstance(res, Residual) and res.basis.shape == (27, 49)
+    assert torch.allclose(res.factor @ res.basis.t(), old, atol=1e-5)
+    assert torch.allclose(res.basis.sum(-1), torch.ones(27))  # rows sum to 1: biases pass unchanged
+
+
+def test_paper_chain_hands_the_softmax_map_to_the_la_layers():
+    """la_chain='softmax' (the paper's): with identity Θ/Ψ at 7×7 keys the first LA layer's pre-softmax map
+    is the VA layer's softmax map; with 'scores' (ours) it is the VA scores, so both layers attend alike."""
+    x = torch.randn(1, 3, 224, 224)
+    maps = {}
+    for chain in ('softmax', 'scores'):
+        torch.manual_seed(0)
+        m = LaViT('tiny', la_chain=chain, drop_path_rate=0.).eval()
+        m.record_attention = True
+        with torch.no_grad():
+            m(x)
+        maps[chain] = m.attention_maps[:2]  # stage 0: VA, LA
+    va, la = maps['softmax']
+    assert torch.allclose(la, va.softmax(-1), atol=1e-6)
+    va, la = maps['scores']
+    assert torch.allclose(la, va, atol=1e-5)
+    with pytest.raises(ValueError, match='la_chain'):
+        LaViT('tiny', la_chain='probs')
+
+
+def _train_small(steps=3, **kw):
+    torch.manual_seed(0)
+    m = LaViT('tiny-lowsr', drop_path_rate=0., **kw)
+    m.init_weights()
+    head = torch.nn.Linear(512, 4)
+    opt = torch.optim.AdamW(list(m.parameters()) + list(head.parameters()), lr=1e-3)
+    x, y = torch.randn(4, 3, 64, 64), torch.tensor([0, 1, 2, 3])
+    m.train()
+    for _ in range(steps):
+        loss = F.cross_entropy(head(m(x)[-1].mean((2, 3))), y) + m.pop_aux_losses()['loss_dp']
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return m, head, x, y
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_amp_losses_and_gradients_finite_after_training(dtype):
+    m, head, x, y = _train_small()
+    with torch.autocast('cpu', dtype=dtype):
+        loss = F.cross_entropy(head(m(x)[-1].mean((2, 3))), y) + m.pop_aux_losses()['loss_dp']
+    loss.backward()
+    assert torch.isfinite(loss)
+    grads = [p.grad for p in m.parameters() if p.grad is not None]
+    assert len(grads) > 100 and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_torch_compile_forward_and_backward():
+    pytest.importorskip('torch._dynamo')
+    torch.manual_seed(0)
+    m = LaViT('tiny-lowsr', drop_path_rate=0.).train()
+    x = torch.randn(2, 3, 64, 64)
+    ref = m(x)[-1]
+    ref_dp = m.pop_aux_losses()['loss_dp']
+    cm = torch.compile(m, backend='aot_eager')  # graph capture + autograd; benchmark_gpu.py times inductor
+    out = cm(x)[-1]
+    assert torch.allclose(out, ref, atol=1e-5)
+    dp = m.pop_aux_losses()['loss_dp']
+    assert torch.allclose(dp, ref_dp, atol=1e-6)
+    (out.sum() + dp).backward()
+    assert m.stages[0].blocks[1].attn.theta.grad is not None
+
+
+def test_flop_count_sees_fused_attention():
+    from mmlavit.models.backbones.flops import count_flops
+
+    class Sdpa(torch.nn.Module):
+        def forward(self, q, k, v):
+            return F.scaled_dot_product_attention(q, k, v)
+
+    q, k, v = torch.randn(2, 3, 10, 8), torch.randn(2, 3, 7, 8), torch.randn(2, 3, 7, 5)
+    assert count_flops(Sdpa(), (q, k, v)) == 2 * 3 * 10 * 7 * (8 + 5)
