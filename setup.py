@@ -21,9 +21,10 @@ def get_version():
     return ns['__version__']
 
 
-def add_mim_extension():
+def add_mim_extension(building=None):
     """Place configs/ and tools/ under mmlavit/.mim (symlinks in a source tree, copies for a wheel)."""
-    building = any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel'))
+    if building is None:
+        building = any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel'))
     mim_dir = osp.join(HERE, 'mmlavit', '.mim')
     os.makedirs(mim_dir, exist_ok=True)
     for name in ('configs', 'tools', 'model-index.yml'):
@@ -55,23 +56,31 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools', 'docs')),
     include_package_data=True,
-    package_data={'mmlavit': ['.mim/model-index.yml', '.mim/configs/**/*.py', '.mim/tools/**/*', '.mim/tools/*']},
+    # the metafiles must ship: mmengine reads every one model-index.yml imports to resolve `mmlavit::` bases
+    package_data={'mmlavit': ['.mim/model-index.yml', '.mim/configs/**/*.py', '.mim/configs/**/*.yml',
+                              '.mim/configs/**/*.md', '.mim/tools/**/*', '.mim/tools/*']},
     python_requires='>=3.8',
+    # The ranges the upstreams accept (their own requirement metadata); the versions we test are in the
+    # README and pinned for our own .venv by requirements/constraints.txt. mmdet and mmseg are optional:
+    # mmlavit.registry skips a downstream package that is not installed.
     install_requires=[
-        'torch>=2.0,<2.14',
+        'torch>=2.0',  # torch.func.functional_call (few-shot inner loop)
         'torchvision>=0.15',
-        'setuptools>=77.0.3,<82',
-        'mmengine==0.10.7',
-        'mmcv==2.1.0',
-        'mmdet==3.3.0',
-        'mmsegmentation==1.2.2',
-        'mmpretrain==1.2.0',
-        'ftfy',
-        'regex',
-        'pycocotools',
-        'scipy',
-        'matplotlib',
+        'mmengine>=0.8.3,<1.0.0',  # mmpretrain 1.2's range (mmdet 3.3: >=0.7.1, mmseg 1.2: >=0.5.0)
+        'mmcv>=2.0.0,<2.4.0',  # mmpretrain 1.2's range; mmdet/mmseg narrow it (extras below)
+        'mmpretrain>=1.0.0,<2.0.0',
+        'numpy',
+        'Pillow',
     ],
-    extras_require={'tests': ['pytest', 'pytest-xdist', 'scikit-learn']},
+    extras_require={
+        'det': ['mmdet>=3.0.0,<4.0.0', 'mmcv>=2.0.0rc4,<2.2.0', 'pycocotools'],
+        'seg': ['mmsegmentation>=1.0.0,<2.0.0', 'mmcv>=2.0.0rc4,<2.2.0', 'ftfy', 'regex'],
+        'all': ['mmdet>=3.0.0,<4.0.0', 'mmsegmentation>=1.0.0,<2.0.0', 'mmcv>=2.0.0rc4,<2.2.0', 'pycocotools',
+                'ftfy', 'regex'],
+        'tests': ['pytest', 'pytest-xdist', 'scikit-learn', 'openmim', 'flake8', 'isort'],
+    },
     zip_safe=False,
 )
+
+if any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel')):
+    add_mim_extension(building=False)  # the source tree keeps its links (an editable install reads them)

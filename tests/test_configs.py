@@ -100,8 +100,8 @@ def test_relative_base_in_a_user_config(tmp_path):
 
 
 def test_mim_folder_ships_the_configs():
-    from mmengine.utils import get_installed_path
     from mmengine.config import config as config_mod
+    from mmengine.utils import get_installed_path
     pkg = config_mod.get_installed_path('mmlavit')
     assert osp.isfile(osp.join(pkg, '.mim', 'configs', 'lavit', 'mask-rcnn_lavit.py'))
     assert osp.isfile(osp.join(pkg, '.mim', 'model-index.yml'))

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Idempotent set-up of the project's virtual environment (.venv/ at the repository root).
 #
-# Encodes the verified recipe (see README "Installation"):
+# Encodes the verified recipe (see README "Installation"): every pip call below is constrained by
+# requirements/constraints.txt (the exact versions of the verified stack), so a dependency that pins old
+# versions (openmim -> opendatalab -> openxlab once downgraded setuptools and torch) cannot move them:
 #   torch==2.13.0 (CUDA build, runs on CPU; the local +cpu wheel breaks torchvision ops) + torchvision==0.28.0
 #   setuptools>=77.0.3,<82 (mmengine / mmcv's build import pkg_resources)
 #   mmcv==2.1.0 with ops: from ../shared/wheels when present, else built from source (~30 min on 2 cores)
 #   mmengine==0.10.7, mmdet==3.3.0, mmsegmentation==1.2.2 (+ ftfy, regex), mmpretrain==1.2.0
-#   pip install -e . (mmlavit itself)
-# A second run finds the stamp file and does nothing.
+#   openmim (mim), timm==1.0.31 (benchmarks only, never imported by mmlavit), flake8, isort, pytest
+#   pip install -e . (mmlavit itself) + the link mim needs for an editable install (see below)
+# and ends by comparing `pip freeze` with the constraints. A second run finds the stamp file and does nothing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,7 +19,8 @@ PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 STAMP="$VENV/.mmlavit-installed"
 # The stamp records the recipe; changing this string forces a re-install of the dependencies.
-RECIPE="torch==2.13.0 torchvision==0.28.0 mmengine==0.10.7 mmcv==2.1.0 mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0 r3"
+CONSTRAINTS="$ROOT/requirements/constraints.txt"
+RECIPE="constraints $(sha1sum "$CONSTRAINTS" | cut -c1-12) mim-link r4"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$RECIPE" ]]; then
     echo "[install] $VENV is up to date (delete $STAMP to force a re-install)."
@@ -29,10 +33,11 @@ echo "[install] creating the environment in $VENV with $($PY --version 2>&1)"
 VPY="$VENV/bin/python"
 PIP=(pip_install)
 pip_install() {  # pip install, without the machine-config "Location ... is ignored" noise
-    "$VPY" -m pip install --disable-pip-version-check --progress-bar off "$@" 2> >(grep -v "is ignored: it is neither" >&2)
+    "$VPY" -m pip install --disable-pip-version-check --progress-bar off -c "$CONSTRAINTS" "$@" \
+        2> >(grep -v "is ignored: it is neither" >&2)
 }
 
-"${PIP[@]}" -q --upgrade pip
+"${PIP[@]}" -q --upgrade pip  # pip itself is not in the constraints
 "${PIP[@]}" -q "setuptools>=77.0.3,<82" wheel ninja
 
 echo "[install] torch 2.13.0 (CUDA build, runs on the CPU) + torchvision 0.28.0 — a large download the first time"
@@ -57,10 +62,15 @@ fi
 echo "[install] mmcv, mmengine, mmdet, mmsegmentation, mmpretrain and the test tools"
 "${PIP[@]}" -q "${MMCV_SRC[@]}" "mmcv==2.1.0" "mmengine==0.10.7" "mmdet==3.3.0" "mmsegmentation==1.2.2" \
     "mmpretrain==1.2.0" ftfy regex "setuptools>=77.0.3,<82" "torch==2.13.0,!=2.13.0+cpu" "torchvision==0.28.0" \
-    pycocotools scipy matplotlib scikit-learn pytest pytest-xdist
+    pycocotools scipy matplotlib scikit-learn pytest pytest-xdist openmim "timm==1.0.31" flake8 isort
 
 echo "[install] mmlavit (editable)"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
+# mim finds a package's tools/configs at <distribution location>/<module>/.mim, i.e. site-packages/mmlavit;
+# a PEP 660 editable install leaves only a finder there. A link to the source package gives mim that folder
+# (the import resolves to the same files; `pip uninstall mmlavit` leaves the link: remove it by hand).
+SITE="$("$VPY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")"
+[[ -e "$SITE/mmlavit" && ! -L "$SITE/mmlavit" ]] || ln -sfn "$ROOT/mmlavit" "$SITE/mmlavit"
 
 "$VPY" - <<'PY'
 import torch, torchvision, mmcv, mmcv.ops, mmengine, mmdet, mmseg, mmpretrain, mmlavit
@@ -68,6 +78,19 @@ from torchvision.ops import nms  # the local +cpu torch wheel breaks this import
 print(f"[install] torch {torch.__version__}, torchvision {torchvision.__version__}, mmcv {mmcv.__version__}, "
       f"mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, mmseg {mmseg.__version__}, "
       f"mmpretrain {mmpretrain.__version__}, mmlavit {mmlavit.__version__}")
+PY
+"$VPY" - "$CONSTRAINTS" <<'PY'
+import subprocess, sys
+pinned = dict(l.strip().split('==', 1) for l in open(sys.argv[1]) if '==' in l and not l.startswith('#'))
+frozen = subprocess.run([sys.executable, '-m', 'pip', 'freeze', '--all'], capture_output=True, text=True).stdout
+have = dict(l.split('==', 1) for l in frozen.splitlines() if '==' in l)
+norm = lambda n: n.lower().replace('_', '-')
+have = {norm(k): v for k, v in have.items()}
+bad = [f'{k}: {have.get(norm(k))} (constraint {v})' for k, v in pinned.items()
+       if norm(k) in have and have[norm(k)] != v]
+if bad:
+    sys.exit('[install] pip freeze differs from requirements/constraints.txt:\n  ' + '\n  '.join(bad))
+print(f'[install] pip freeze matches requirements/constraints.txt ({len(pinned)} pins)')
 PY
 echo "$RECIPE" > "$STAMP"
 echo "[install] done in $(( $(date +%s) - t0 )) s"

@@ -1,0 +1,133 @@
+"""mim and packaging: model-index.yml lists every shipped config; a built wheel installs with ``--no-deps``
+into an environment that has the stack without changing any installed version; ``mim search``, ``mim train``
+and ``mim test`` work from the wheel, and ``mim train`` from an editable install.
+
+The environment is a fresh venv whose ``.pth`` adds a folder of links to this interpreter's site-packages
+(everything but mmlavit), so no package is downloaded or copied."""
+import glob
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+import yaml
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def test_model_index_lists_every_config_once():
+    with open(osp.join(ROOT, 'model-index.yml')) as f:
+        imports = yaml.safe_load(f)['Import']
+    listed = []
+    for meta in imports:
+        assert meta.endswith('metafile.yml') and osp.isfile(osp.join(ROOT, meta)), meta
+        with open(osp.join(ROOT, meta)) as f:
+            doc = yaml.safe_load(f)
+        collections = {c['Name'] for c in doc.get('Collections', [])}
+        for model in doc['Models']:
+            assert model['In Collection'] in collections, model['Name']
+            assert osp.isfile(osp.join(ROOT, model['Config'])), model['Config']
+            assert model['Name'] == osp.splitext(osp.basename(model['Config']))[0]
+            for res in model.get('Results', []):
+                if res.get('Metrics'):  # a measured number comes with the command that measured it
+                    assert model.get('Command'), model['Name']
+            listed.append(model['Config'])
+    configs = glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    shipped = sorted(osp.relpath(p, ROOT) for p in configs if '_base_' not in p)
+    assert sorted(listed) == shipped  # one metafile entry per shipped config, none missing, none twice
+
+
+def _run(cmd, cwd, timeout=600, env=None):
+    e = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', PIP_DISABLE_PIP_VERSION_CHECK='1')
+    e.pop('PYTHONPATH', None)
+    e.update(env or {})
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=e)
+    assert res.returncode == 0, ' '.join(map(str, cmd)) + '\n' + res.stdout[-3000:] + res.stderr[-3000:]
+    return res.stdout + res.stderr
+
+
+@pytest.fixture(scope='module')
+def stack_venv(tmp_path_factory):
+    """A venv that sees this environment's packages (not mmlavit) through links; nothing is downloaded."""
+    tmp = tmp_path_factory.mktemp('mim')
+    site = sysconfig.get_paths()['purelib']
+    stack = tmp / 'stack'
+    stack.mkdir()
+    for name in os.listdir(site):
+        if name.startswith(('mmlavit', '__editable__', '__pycache__')) or name.endswith('.pth'):
+            continue
+        os.symlink(osp.join(site, name), stack / name)
+    venv = tmp / 'venv'
+    _run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], cwd=tmp)
+    py = str(venv / 'bin' / 'python')
+    venv_site = _run([py, '-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp).strip()
+    with open(osp.join(venv_site, 'zz_stack.pth'), 'w') as f:
+        f.write(str(stack) + '\n')
+    # a copy of the working tree to build from (building writes mmlavit/.mim and build/ into the tree)
+    src = tmp / 'src'
+    skip = ('.git', '.venv', 'work_dirs', 'data', 'build', 'dist', '*.egg-info', '.mim', '__pycache__',
+            'outputs')
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(*skip))
+    return dict(tmp=tmp, py=py, site=venv_site, src=str(src))
+
+
+def _freeze(py, cwd):
+    out = _run([py, '-m', 'pip', 'freeze', '--all'], cwd=cwd)
+    return sorted(line for line in out.splitlines()
+                  if line and 'mmlavit' not in line and not line.startswith(('#', 'WARNING', '-e ')))
+
+
+def _mim_train(env, cls_root, work_dir):
+    opts = [f'{s}_dataloader.dataset.data_root={cls_root}' for s in ('train', 'val', 'test')]
+    opts += [f'{s}_dataloader.{k}' for s in ('train', 'val')
+             for k in ('num_workers=0', 'persistent_workers=False')]
+    run_dir = env['tmp'] / 'run'  # no configs/ folder here: mim must find the config in the package
+    run_dir.mkdir(exist_ok=True)
+    out = _run([env['py'], '-m', 'mim', 'train', 'mmlavit', 'lavit-t_synth-cls.py', '--work-dir', work_dir,
+                '--cfg-options', *opts, 'train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=8',
+                'train_cfg.max_epochs=1', 'model.head.num_classes=4', 'data_preprocessor.num_classes=4'],
+               cwd=run_dir)
+    assert 'we find the config file in codebase mmlavit' in out and 'Training finished successfully' in out
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    return out, opts, run_dir
+
+
+def test_wheel_into_existing_env_then_mim(stack_venv, cls_root):
+    env = stack_venv
+    py, tmp = env['py'], env['tmp']
+    _run([py, '-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', str(tmp / 'dist'),
+          env['src']], cwd=tmp)
+    wheel = glob.glob(str(tmp / 'dist' / 'mmlavit-*.whl'))[0]
+    before = _freeze(py, tmp)
+    _run([py, '-m', 'pip', 'install', '-q', '--no-deps', wheel], cwd=tmp)
+    assert _freeze(py, tmp) == before  # no installed version changed
+    assert osp.isfile(osp.join(env['site'], 'mmlavit', '.mim', 'configs', 'lavit', 'metafile.yml'))
+    assert osp.islink(osp.join(env['src'], 'mmlavit', '.mim', 'configs'))  # the build restored the links
+
+    out = _run([py, '-m', 'mim', 'search', 'mmlavit', '--field', 'config'], cwd=tmp)
+    assert 'configs/lavit/lavit-t_synth-cls.py' in out and 'configs/fewshot/gp-maml_conv4' in out
+
+    wd = str(tmp / 'wheel_wd')
+    out, opts, run_dir = _mim_train(env, cls_root, wd)
+    assert osp.join(env['site'], 'mmlavit', '.mim', 'tools', 'train.py') in out
+    out = _run([py, '-m', 'mim', 'test', 'mmlavit', 'lavit-t_synth-cls.py', '--checkpoint',
+                osp.join(wd, 'epoch_1.pth'), '--work-dir', str(tmp / 'wheel_test'), '--cfg-options', *opts,
+                'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+                'model.head.num_classes=4', 'data_preprocessor.num_classes=4'], cwd=run_dir)
+    assert 'accuracy/top1' in out and 'Testing finished successfully' in out
+    _run([py, '-m', 'pip', 'uninstall', '-y', '-q', 'mmlavit'], cwd=tmp)
+
+
+def test_editable_install_then_mim_train(stack_venv, cls_root):
+    env = stack_venv
+    py, tmp = env['py'], env['tmp']
+    before = _freeze(py, tmp)
+    _run([py, '-m', 'pip', 'install', '-q', '--no-deps', '--no-build-isolation', '-e', env['src']], cwd=tmp)
+    assert _freeze(py, tmp) == before
+    # what tools/install_env.sh adds: mim looks in site-packages/mmlavit, which an editable install lacks
+    os.symlink(osp.join(env['src'], 'mmlavit'), osp.join(env['site'], 'mmlavit'))
+    out, _, _ = _mim_train(env, cls_root, str(tmp / 'editable_wd'))
+    assert osp.join(env['src'], 'configs', 'lavit', 'lavit-t_synth-cls.py') in out
