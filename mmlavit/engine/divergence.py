@@ -60,6 +60,13 @@ def _any_rank(flag: bool) -> bool:
     return bool(t.item() > 0)
 
 
+def _kept(runner) -> str:
+    """What survives: the last checkpoint written (mmengine's ``last_ckpt``), or that there is none yet."""
+    last = runner.message_hub.get_info('last_ckpt')
+    return (f'the last good checkpoint, {last}, is kept' if last
+            else f'no checkpoint had been written to {runner.work_dir} yet')
+
+
 def _position(runner) -> str:
     """'iteration 7 (epoch 2, iteration 3 of 4)' — 1-based as in the training log."""
     where = f'iteration {runner.iter + 1}'
@@ -118,9 +125,9 @@ class DivergenceGuardHook(Hook):
                                and getattr(v, 'numel', lambda: 1)() == 1)
             msg = (f'Training diverged at {_position(runner)}: non-finite loss terms: {terms}'
                    + (f' (finite: {finite})' if finite else '') + '. Stopped before saving a checkpoint of '
-                   f'this state; the last good checkpoint in {runner.work_dir} is kept. Lower the learning '
-                   'rate (optim_wrapper.optimizer.lr), add gradient clipping (optim_wrapper.clip_grad) or a '
-                   'warm-up, and resume from that checkpoint with --resume <checkpoint>.')
+                   f'this state; {_kept(runner)}. Lower the learning rate (optim_wrapper.optimizer.lr), '
+                   'add gradient clipping (optim_wrapper.clip_grad) or a warm-up, and resume from that '
+                   'checkpoint with --resume <checkpoint>.')
             runner.logger.error(msg)
             raise DivergenceError(msg)
         if self.check_weights and _saves_now(runner, by_epoch=False):
@@ -144,8 +151,8 @@ class DivergenceGuardHook(Hook):
         if names:
             msg = (f'Training diverged by {_position(runner)}: the weights are non-finite ({", ".join(names)}), '
                    'although the losses logged so far were finite. Stopped before saving a checkpoint of this '
-                   f'state; the last good checkpoint in {runner.work_dir} is kept. Lower the learning rate or '
-                   'clip gradients (optim_wrapper.clip_grad) and resume from it.')
+                   f'state; {_kept(runner)}. Lower the learning rate or clip gradients '
+                   '(optim_wrapper.clip_grad) and resume from it.')
             runner.logger.error(msg)
             raise DivergenceError(msg)
 
