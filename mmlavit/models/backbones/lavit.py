@@ -276,7 +276,7 @@ class LaViTAttention(nn.Module):
                              "built for or la_transform='conv'")
         return self.psi.to(prev.dtype) @ prev @ self.theta.transpose(-1, -2).to(prev.dtype)
 
-    def _apply(self, attn: torch.Tensor, v: torch.Tensor, shape) -> torch.Tensor:
+    def _attend(self, attn: torch.Tensor, v: torch.Tensor, shape) -> torch.Tensor:
         """``proj(softmax-map · V)``. With few keys (h·M < M + C: every LA layer) the projection is
         folded into the values, ``Σ_h A_h (V_h W_hᵀ) + b``: the same sum with N·C² fewer multiply-adds."""
         attn = self.attn_drop(attn)
@@ -319,7 +319,7 @@ class LaViTAttention(nn.Module):
                 kv_in = pool_rows(kv_in, k_hw, self.key_grid)
                 k_hw = self.key_grid
             attn = scores.softmax(dim=-1)
-            out = self._apply(attn, self._heads(self.v(kv_in)), x.shape)
+            out = self._attend(attn, self._heads(self.v(kv_in)), x.shape)
             return out, ScoreMap(scores, hw, k_hw) if chain else None, attn, k_hw
 
         q = self._heads(self.q(x))
@@ -334,7 +334,7 @@ class LaViTAttention(nn.Module):
                 r = residual.factor if residual.basis is None else residual.factor @ residual.basis.t()
                 scores = scores + r
             attn = scores.softmax(dim=-1)
-            out = self._apply(attn, v, x.shape)
+            out = self._attend(attn, v, x.shape)
             kept = attn if chain_softmax else scores
             if chain == 'pooled':
                 kept = pool_keys(kept, k_hw, self.key_grid)

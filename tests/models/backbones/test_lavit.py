@@ -405,7 +405,7 @@ def test_projection_folded_into_the_values_equals_proj_of_attention_output():
         a = torch.randn(2, h, 12, m).softmax(-1)
         v = torch.randn(2, h, m, c // h)
         want = attn.proj((a @ v).transpose(1, 2).reshape(2, 12, c))
-        assert torch.allclose(attn._apply(a, v, (2, 12, c)), want, atol=1e-5)
+        assert torch.allclose(attn._attend(a, v, (2, 12, c)), want, atol=1e-5)
 
 
 def test_factored_residual_equals_the_previous_dense_downsample():
