@@ -382,6 +382,115 @@ def apply_skip_unreadable(cfg: Config) -> int:
     return n
 
 
+# Ours: a checkpoint that fills less than this share of a module's tensors (missing keys or other shapes) is
+# taken for another architecture and refused; above it, what does not fit is only warned about (fine-tuning
+# with a new head is legitimate), as mmengine does, but with the key names and both files.
+MIN_FIT = 0.5
+
+
+class CheckpointMismatchError(DatasetNotFoundError):
+    """A ``load_from`` / ``init_cfg`` checkpoint does not fit the model of the config."""
+
+
+def _state_dict_of(path: str, prefix: Optional[str] = None) -> dict:
+    from mmengine.runner.checkpoint import _load_checkpoint
+    ckpt = _load_checkpoint(path, map_location='cpu')
+    sd = ckpt.get('state_dict', ckpt.get('model', ckpt)) if isinstance(ckpt, dict) else {}
+    sd = {re.sub(r'^module\.', '', k): v for k, v in sd.items() if hasattr(v, 'shape')}
+    if prefix:
+        p = prefix if prefix.endswith('.') else prefix + '.'
+        sd = {k[len(p):]: v for k, v in sd.items() if k.startswith(p)}
+    return sd
+
+
+def checkpoint_fit(module_sd: dict, ckpt_sd: dict) -> Tuple[List[str], List[str], List[str], float]:
+    """(missing, unexpected, other-shape keys, share of the module's tensors the checkpoint fills)."""
+    missing = [k for k in module_sd if k not in ckpt_sd]
+    unexpected = [k for k in ckpt_sd if k not in module_sd]
+    shape = [k for k in module_sd if k in ckpt_sd and tuple(module_sd[k].shape) != tuple(ckpt_sd[k].shape)]
+    fit = (len(module_sd) - len(missing) - len(shape)) / max(len(module_sd), 1)
+    return missing, unexpected, shape, fit
+
+
+def _describe(missing, unexpected, shape, module_sd, ckpt_sd) -> str:
+    parts = []
+    if shape:
+        parts.append('other shapes: ' + ', '.join(
+            f'{k} {tuple(ckpt_sd[k].shape)} in the checkpoint vs {tuple(module_sd[k].shape)} in the model'
+            for k in shape[:3]) + (f' (+{len(shape) - 3} more)' if len(shape) > 3 else ''))
+    if missing:
+        parts.append(f'missing from the checkpoint: {", ".join(missing[:5])}'
+                     + (f' (+{len(missing) - 5} more)' if len(missing) > 5 else ''))
+    if unexpected:
+        parts.append(f'not in the model: {", ".join(unexpected[:5])}'
+                     + (f' (+{len(unexpected) - 5} more)' if len(unexpected) > 5 else ''))
+    return '; '.join(parts)
+
+
+def check_checkpoint_fits(cfg: Config, config_path: str = '<config>') -> None:
+    """Compare the local checkpoints a fresh run loads — ``load_from`` (not with ``--resume``) and every
+    ``init_cfg=dict(type='Pretrained')`` of a submodule — with the module the config builds. Raises
+    :class:`CheckpointMismatchError` naming the checkpoint, the config and example keys when the checkpoint
+    fills less than ``MIN_FIT`` of the module's tensors (another architecture); warns with the same details
+    when only some keys are missing, unexpected or of another shape (mmengine loads the rest).
+
+    Costs one extra model build and checkpoint read before training, only when such a checkpoint is set."""
+    import logging
+
+    from mmengine.logging import print_log
+    from mmengine.registry import MODELS, DefaultScope
+    model_cfg = cfg.get('model')
+    jobs = []  # (what, checkpoint, module config, prefix)
+    load_from = cfg.get('load_from')
+    if load_from and not cfg.get('resume') and '://' not in load_from and osp.isfile(load_from):
+        jobs.append(('load_from', load_from, model_cfg, None))
+    for key, node in _pretrained_nodes(model_cfg):
+        init = node['init_cfg']
+        for item in (init if isinstance(init, list) else [init]):
+            ck = item.get('checkpoint') if isinstance(item, dict) and item.get('type') == 'Pretrained' else None
+            if ck and '://' not in ck and osp.isfile(ck):
+                jobs.append((f'{key}.init_cfg', ck, node, item.get('prefix')))
+    if not jobs:
+        return
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        for what, ckpt, node, prefix in jobs:
+            try:
+                module = MODELS.build(dict(node, init_cfg=None) if 'init_cfg' in node else node)
+            except Exception as e:  # noqa: BLE001 - not buildable here (e.g. a distiller's teacher): skip
+                print_log(f'{config_path}: could not build {what}\'s module to check {ckpt} ({e}); skipped',
+                          logger='current', level=logging.DEBUG)
+                continue
+            module_sd = module.state_dict()
+            ckpt_sd = _state_dict_of(ckpt, prefix)
+            missing, unexpected, shape, fit = checkpoint_fit(module_sd, ckpt_sd)
+            if not (missing or unexpected or shape):
+                continue
+            detail = _describe(missing, unexpected, shape, module_sd, ckpt_sd)
+            where = f'{what} = {ckpt}' + (f' (prefix "{prefix}")' if prefix else '')
+            if fit < MIN_FIT:
+                raise CheckpointMismatchError(
+                    f'{config_path}: {where} fills only {fit:.0%} of the {len(module_sd)} tensors of the model '
+                    f'that {config_path} builds — a checkpoint of another architecture? {detail}. Use a '
+                    f'checkpoint trained with a matching config, or drop it with --cfg-options {what}=None.')
+            print_log(f'{config_path}: {where} does not fit the model exactly ({fit:.0%} of its tensors load); '
+                      f'{detail}.', logger='current', level=logging.WARNING)
+
+
+def _pretrained_nodes(node, path='model'):
+    """Yield (config key, module config) of every submodule config with a ``Pretrained`` init_cfg."""
+    if isinstance(node, dict):
+        init = node.get('init_cfg')
+        if any(isinstance(i, dict) and i.get('type') == 'Pretrained'
+               for i in (init if isinstance(init, list) else [init])):
+            yield path, node
+        for k, v in node.items():
+            if k not in ('init_cfg', 'teacher'):
+                yield from _pretrained_nodes(v, f'{path}.{k}')
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _pretrained_nodes(v, f'{path}[{i}]')
+
+
 def check_inputs(cfg: Config, config_path: str = '<config>') -> None:
     """All fail-fast checks of the tools: dataset paths and file formats, pretrained checkpoints, and the
     checkpoint ``--resume`` would load; also applies the opt-in ``skip_unreadable_images`` switch
@@ -391,3 +500,4 @@ def check_inputs(cfg: Config, config_path: str = '<config>') -> None:
     check_dataset_files(cfg, config_path)
     check_pretrained_paths(cfg, config_path)
     check_resume_checkpoint(cfg)
+    check_checkpoint_fits(cfg, config_path)

@@ -133,3 +133,61 @@ def test_checkpoint_carrying_code_is_refused(entry, tool, cls_root, tmp_path):
     assert res.returncode != 0
     assert 'Weights only load failed' in res.stderr or 'weights_only' in res.stderr, res.stderr[-2000:]
     assert not marker.exists()  # the payload never ran
+
+
+def _resnet18_ckpt(path):
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        m = MODELS.build(dict(type='ImageClassifier', backbone=dict(type='ResNet', depth=18),
+                              neck=dict(type='GlobalAveragePooling'),
+                              head=dict(type='LinearClsHead', num_classes=4, in_channels=512)))
+    torch.save(dict(meta={}, state_dict=m.state_dict()), path)
+
+
+def test_load_from_of_another_architecture_is_refused(tool, cls_root, tmp_path):
+    ckpt = tmp_path / 'resnet18.pth'
+    _resnet18_ckpt(ckpt)
+    res = tool(['tools/train.py', CLS, '--work-dir', str(tmp_path / 'wd'), '--cfg-options', f'load_from={ckpt}',
+                *[f'{l}_dataloader.dataset.data_root={cls_root}' for l in ('train', 'val', 'test')]])
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert f'{CLS}: load_from = {ckpt} fills only 0% of the' in res.stderr
+    assert 'missing from the checkpoint: backbone.' in res.stderr and 'not in the model: backbone.conv1.weight' \
+        in res.stderr and '--cfg-options load_from=None' in res.stderr
+
+
+def test_backbone_init_cfg_of_another_architecture_is_refused(tmp_path):
+    from mmengine.config import Config
+
+    from mmlavit.utils.data_check import CheckpointMismatchError, check_checkpoint_fits
+    ckpt = tmp_path / 'resnet18.pth'
+    _resnet18_ckpt(ckpt)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'lavit', 'retinanet_lavit-t_fpn_synth-coco.py'))
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.')
+    with pytest.raises(CheckpointMismatchError, match=rf'<det cfg>: model.backbone.init_cfg = {ckpt} \(prefix '
+                                                      r'"backbone."\) fills only 0% .*not in the model: conv1.weight'):
+        check_checkpoint_fits(cfg, '<det cfg>')
+
+
+def test_load_from_with_missing_and_unexpected_keys_warns_with_the_names(tmp_path, monkeypatch):
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+
+    from mmlavit.utils import data_check
+    cfg = Config.fromfile(CLS)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        sd = MODELS.build(cfg.model).state_dict()
+    sd.pop('head.fc.weight')
+    sd['extra.scale'] = torch.ones(1)
+    sd['head.fc.bias'] = torch.zeros(3)  # another class count
+    ckpt = tmp_path / 'student.pth'
+    torch.save(dict(meta={}, state_dict=sd), ckpt)
+    cfg.load_from = str(ckpt)
+    logged = []
+    monkeypatch.setattr('mmengine.logging.print_log', lambda msg, **kw: logged.append((msg, kw.get('level'))))
+    data_check.check_checkpoint_fits(cfg, '<cls cfg>')
+    msg, = [m for m, level in logged if level == 30 and m.startswith('<cls cfg>')]
+    assert msg.startswith(f'<cls cfg>: load_from = {ckpt} does not fit the model exactly')
+    assert ('other shapes: head.fc.bias (3,) in the checkpoint vs (10,) in the model' in msg
+            and 'missing from the checkpoint: head.fc.weight' in msg and 'not in the model: extra.scale' in msg)
