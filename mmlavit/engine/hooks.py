@@ -60,7 +60,12 @@ def install_aux_losses(model: torch.nn.Module) -> torch.nn.Module:
 @register('hook')
 class DistillerProgressHook(Hook):
     """Tell the model how far training is (``iter / max_iters`` in [0, 1]) before every iteration, for
-    losses with a schedule (TRG's InfoNCE temperature). Added by :func:`mmlavit.models.apply_distiller`."""
+    losses with a schedule (warm-ups, TRG's InfoNCE temperature).
+
+    Optional: :class:`~mmlavit.models.SingleTeacherDistiller` reads the same value from mmengine's
+    ``MessageHub`` itself (``auto_progress=True``), so stock entry points need no hook of ours. Use it with
+    ``auto_progress=False``, or with a custom loop that does not run mmengine's ``RuntimeInfoHook``.
+    Config: ``custom_hooks = [dict(type='DistillerProgressHook')]``."""
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model

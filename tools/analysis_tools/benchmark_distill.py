@@ -1,9 +1,9 @@
 # Copyright (c) mmlavit contributors.
-"""Training-step cost of distillation, in one process: the student alone, then with KD, DKD, CLKD and TRG (+KD)
-through SingleTeacherDistiller — same teacher, same batch, same optimizer (SGD) — as time and activation-memory
-ratios over the student alone and over plain KD.
+"""Training-step cost of distillation, in one process: the student alone, then with KD, DKD, CLKD (ours and
+the paper's form) and TRG (+KD) through SingleTeacherDistiller — same teacher, same batch, same optimizer
+(SGD) — as time and activation-memory ratios over the student alone and over plain KD.
 
-    python tools/analysis_tools/benchmark_distill.py                        # CIFAR resnet32x4 -> resnet8x4, batch 64
+    python tools/analysis_tools/benchmark_distill.py              # CIFAR resnet32x4 -> resnet8x4, batch 64
     python tools/analysis_tools/benchmark_distill.py --teacher resnet56 --student resnet20 --batch 128
 
 The losses and their settings are those of configs/distill/_base_/methods/. The teacher's weights are random
@@ -32,17 +32,17 @@ def classifier(arch):
                 data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=100))
 
 
-METHODS = {'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', 'TRG (+KD)': 'trg'}
+METHODS = {'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', "CLKD (paper's)": 'clkd_paper', 'TRG (+KD)': 'trg'}
 
 
 def methods(s_dim, t_dim):
-    """The ``distiller`` blocks of ``configs/distill/_base_/methods/`` (the committed settings), with TRG's
-    projector dims set for this pair."""
+    """The ``distill_method`` of each ``configs/distill/_base_/methods/`` base (the committed settings), with
+    TRG's projector dims set for this pair."""
     from mmengine.config import Config
     out = {}
     for name, m in METHODS.items():
         path = osp.join(ROOT, 'configs', 'distill', '_base_', 'methods', f'{m}.py')
-        block = Config.fromfile(path).distiller.to_dict()
+        block = Config.fromfile(path).distill_method.to_dict()
         for loss in block['losses'].values():
             if loss['type'] == 'TRGLoss':
                 loss.update(student_dim=s_dim, teacher_dim=t_dim)
@@ -100,9 +100,9 @@ def main(argv=None):
             rows.append((name, t, saved_mb(d, inputs, samples)))
             print(rows[-1], flush=True)
     base, kd = rows[0][1], rows[1][1]
-    lines = [f'{a.teacher} -> {a.student}, batch {a.batch} of 32×32, device {a.device}, {torch.get_num_threads()} '
-             f'threads, best of {a.repeats} SGD steps after {a.warmup} warm-up; saved act. = bytes autograd keeps '
-             'for backward (the teacher runs under no_grad).', '',
+    lines = [f'{a.teacher} -> {a.student}, batch {a.batch} of 32×32, device {a.device}, '
+             f'{torch.get_num_threads()} threads, best of {a.repeats} SGD steps after {a.warmup} warm-up; '
+             'saved act. = bytes autograd keeps for backward (the teacher runs under no_grad).', '',
              '| training step | ms | × student alone | × plain KD | saved act. MB |', '|---|---|---|---|---|']
     for name, t, mb in rows:
         lines.append(f'| {name} | {1e3 * t:.1f} | {t / base:.2f} | {t / kd:.2f} | {mb:.0f} |')

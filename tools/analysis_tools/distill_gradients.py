@@ -3,8 +3,9 @@
 the norm of its gradient on the student's parameters and the cosine between that gradient and a reference
 term's (plain KD's by default), averaged over a few training batches.
 
-    python tools/analysis_tools/distill_gradients.py configs/distill/trg_resnet32-resnet8_synth-cls100.py
-    python tools/analysis_tools/distill_gradients.py configs/distill/trg_resnet32-resnet8_synth-cls100.py \\
+    python tools/analysis_tools/distill_gradients.py configs/distill/trg/trg_resnet32-resnet8_synth-cls100.py
+    python tools/analysis_tools/distill_gradients.py \\
+        configs/distill/trg/trg_resnet32-resnet8_synth-cls100.py \\
         --checkpoint work_dirs/trg_resnet32-resnet8_synth-cls100/epoch_30.pth   # at the end of training
 
 Without ``--checkpoint`` the student is as initialised. ``--progress`` is the training progress the losses'
@@ -21,7 +22,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmlavit  # noqa: F401
-from mmlavit.models import apply_distiller
+from mmlavit.models.distillers import check_no_legacy_distiller
 from model_analysis import build_model
 from experiments import write_table
 
@@ -64,7 +65,7 @@ def measure(model, loader, batches: int, reference: str = None):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('config', help='a config with a `distiller` block')
+    p.add_argument('config', help="a distillation config (model.type='SingleTeacherDistiller')")
     p.add_argument('--checkpoint',
                    help="the distiller's training checkpoint (default: the student as initialised)")
     p.add_argument('--progress', type=float,
@@ -80,15 +81,17 @@ def main(argv=None):
     cfg = Config.fromfile(a.config)
     if a.cfg_options:
         cfg.merge_from_dict(a.cfg_options)
-    if not cfg.get('distiller'):
-        raise SystemExit(f'{a.config} has no `distiller` block: this tool compares the losses of a '
-                         'distillation config (see configs/distill/)')
+    check_no_legacy_distiller(cfg, a.config)
+    if str(cfg.model.get('type', '')).split('.')[-1] != 'SingleTeacherDistiller':
+        raise SystemExit(f'{a.config}: model.type is {cfg.model.get("type")!r}, not SingleTeacherDistiller: '
+                         'this tool compares the losses of a distillation config (see configs/distill/)')
     if a.checkpoint and not osp.isfile(a.checkpoint):
         raise SystemExit(f'--checkpoint {a.checkpoint} does not exist')
     torch.manual_seed(a.seed)
-    _, model = build_model(apply_distiller(cfg), a.checkpoint)  # a checkpoint has no teacher keys: not saved
+    _, model = build_model(cfg, a.checkpoint)  # a checkpoint has no teacher keys: not saved
     if not a.checkpoint:
         model.init_weights()
+    model.auto_progress = False  # no Runner here: the progress is --progress
     model.set_progress(a.progress if a.progress is not None else float(bool(a.checkpoint)))
     model.train()
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=a.seed)

@@ -8,10 +8,8 @@ keys without the ``student.`` prefix), loadable by the student's own config (``l
 import argparse
 import sys
 
-import torch
-
 import mmlavit  # noqa: F401  (safe checkpoint globals)
-from mmlavit.models.distillers import student_state_dict
+from mmlavit.models.distillers import export_student
 
 
 def main(argv=None):
@@ -19,15 +17,12 @@ def main(argv=None):
     p.add_argument('src', help='distiller checkpoint')
     p.add_argument('dst', help='output student checkpoint')
     a = p.parse_args(argv)
-    ckpt = torch.load(a.src, map_location='cpu')
     try:
-        sd = student_state_dict(ckpt.get('state_dict', ckpt))
+        n = export_student(a.src, a.dst)
     except KeyError as e:
         print(f'error: {a.src}: {e.args[0]}', file=sys.stderr)
         return 2
-    meta = dict(ckpt.get('meta', {}), converted_from=a.src)
-    torch.save(dict(state_dict=sd, meta=meta), a.dst)
-    print(f'{a.dst}: {len(sd)} student tensors')
+    print(f'{a.dst}: {n} student tensors')
     return 0
 
 

@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from mmlavit.registry import register
+
 from .warmup import WarmupLoss
 
 

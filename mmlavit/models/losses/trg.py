@@ -31,6 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmlavit.registry import register
+
 from .warmup import WarmupLoss
 
 
@@ -72,7 +73,8 @@ def patch_tokens(x: torch.Tensor, patch_size: int = 1, mode: str = 'flatten') ->
 def contextual_loss(fs: torch.Tensor, ft: torch.Tensor, reduction: str = 'element') -> torch.Tensor:
     """``L_inner``: squared differences between per-image token self-similarity maps ``softmax(F Fᵀ/√D)``;
     ``(B, N, D)`` inputs. ``'element'``: the mean over all B·N·N entries (MSE); ``'row'``: summed along
-    each token's row (a distribution over the N tokens), averaged over the B·N rows (N times ``'element'``)."""
+    each token's row (a distribution over the N tokens), averaged over the B·N rows (N times
+    ``'element'``)."""
     ps = torch.softmax(fs @ fs.transpose(1, 2) / math.sqrt(fs.shape[-1]), dim=-1)
     pt = torch.softmax(ft @ ft.transpose(1, 2) / math.sqrt(ft.shape[-1]), dim=-1)
     sq = (ps - pt).pow(2)
@@ -144,9 +146,15 @@ class TRGLoss(WarmupLoss):
         pick = lambda f: f.gather(1, idx[..., None].expand(-1, -1, f.shape[-1])).flatten(0, 1)  # noqa: E731
         return pick(fs), pick(ft)
 
-    def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def tokens(self, student: torch.Tensor, teacher: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The per-image tokens the three terms see: ``(B, N, D_S·g)``, ``(B, N, D_T·g)`` (g = p² with
+        ``patch_mode='flatten'``, else 1). ``L_inner`` needs N ≥ 2: with one token per image it is 0."""
         fs, ft = (patch_tokens(g, self.patch_size, self.patch_mode)
                   for g in match_grids(to_token_grid(student), to_token_grid(teacher.detach())))
+        return fs, ft
+
+    def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> Dict[str, torch.Tensor]:
+        fs, ft = self.tokens(student, teacher)
         inner = contextual_loss(fs, ft, self.inner_reduction)
         ns, nt = self.sample(fs, ft)
         ps = self.projector(ns)

@@ -1,5 +1,6 @@
 """SingleTeacherDistiller, recorders, the long-tail wrapper and the CIFAR ResNets."""
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 import mmlavit  # noqa: F401
 from mmlavit.datasets import LongTailDataset, long_tail_counts
-from mmlavit.models import CifarResNet, SingleTeacherDistiller, apply_distiller, student_state_dict, to_logits
+from mmlavit.models import CifarResNet, SingleTeacherDistiller, student_state_dict, to_logits
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -44,9 +45,11 @@ def _distiller(tmp_path, losses=None, loss_inputs=None, recorders=None, **kw):
     teacher = _save_teacher(ckpt)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         d = SingleTeacherDistiller(
-            student=_cls('resnet8'), teacher=dict(model=_cls('resnet14'), checkpoint=ckpt, scope='mmpretrain'),
+            student=_cls('resnet8'),
+            teacher=dict(model=_cls('resnet14'), checkpoint=ckpt, scope='mmpretrain'),
             recorders=recorders or dict(logits=dict(type='ModuleOutputs', source='head.fc')),
-            losses=losses or dict(loss_kd=dict(type='KDLoss', temperature=4.0)), loss_inputs=loss_inputs, **kw)
+            losses=losses or dict(loss_kd=dict(type='KDLoss', temperature=4.0)), loss_inputs=loss_inputs,
+            **kw)
     return d, teacher
 
 
@@ -56,26 +59,29 @@ def test_teacher_loaded_frozen_eval_and_losses_logged(tmp_path):
     for k, v in teacher.state_dict().items():  # the checkpoint's weights, not a re-initialisation
         assert torch.equal(d.teacher.state_dict()[k], v)
     d.init_weights()
-    assert torch.equal(d.teacher.state_dict()['backbone.stem.0.weight'], teacher.state_dict()['backbone.stem.0.weight'])
+    key = 'backbone.stem.0.weight'
+    assert torch.equal(d.teacher.state_dict()[key], teacher.state_dict()[key])
     d.train()
     assert not d.teacher.training and d.student.training
     assert all(not p.requires_grad for p in d.teacher.parameters())
     inputs, samples = _batch()
     losses = d(inputs, samples, mode='loss')
-    assert {'loss', 'distill.loss_kd', 'distill.loss_dkd', 'distill.loss_clkd'} <= set(losses)
+    assert {'loss_student', 'distill.loss_kd', 'distill.loss_dkd', 'distill.loss_clkd'} == set(losses)
     # the student's CE is scaled by student_loss_weight: compare with the plain student's loss
     ce = d.student.loss(inputs, samples)['loss']
-    assert torch.allclose(losses['loss'], 0.1 * ce, atol=1e-6)
-    total, _ = d.parse_losses(losses)
+    assert torch.allclose(losses['loss_student'], 0.1 * ce, atol=1e-6)
+    total, log = d.parse_losses(losses)
+    assert torch.allclose(log['loss'], sum(losses.values()))  # the logged `loss` is the total
     total.backward()
     assert all(p.grad is None for p in d.teacher.parameters())
     assert d.student.backbone.stem[0].weight.grad.abs().sum() > 0
     # the recorded logits are exactly the two models' head outputs
     with torch.no_grad():
         want_t = d.teacher(inputs, mode='tensor')
-    d._reset()
-    d.teacher(inputs, mode='tensor')
-    assert torch.allclose(d.teacher_recorders['logits'].get(), want_t)
+    with d.recording():
+        d.teacher(inputs, mode='tensor')
+        assert torch.allclose(d.teacher_recorders['logits'].get(), want_t)
+    assert d.teacher_recorders.stored() == 0
 
 
 def test_distill_loss_value_matches_kd_on_the_two_models(tmp_path):
@@ -118,10 +124,12 @@ def test_errors_name_the_problem(tmp_path):
     with pytest.raises(KeyError, match='recorder "feat"'):
         _distiller(tmp_path, loss_inputs=dict(loss_kd=dict(student='feat', teacher='logits')))
     with pytest.raises(ValueError, match='has no argument'):
-        _distiller(tmp_path, loss_inputs=dict(loss_kd=dict(student='logits', teacher='logits', target='gt_label')))
+        _distiller(tmp_path,
+                   loss_inputs=dict(loss_kd=dict(student='logits', teacher='logits', target='gt_label')))
     with pytest.raises(ValueError, match='teacher.checkpoint is not set'), \
             DefaultScope.overwrite_default_scope('mmpretrain'):
-        SingleTeacherDistiller(student=_cls('resnet8'), teacher=dict(model=_cls('resnet8'), scope='mmpretrain'),
+        SingleTeacherDistiller(student=_cls('resnet8'),
+                               teacher=dict(model=_cls('resnet8'), scope='mmpretrain'),
                                losses=dict(loss_kd=dict(type='KDLoss')))
     with pytest.raises(FileNotFoundError, match='train the teacher first'), \
             DefaultScope.overwrite_default_scope('mmpretrain'):
@@ -145,20 +153,20 @@ def test_to_logits_layouts():
 
 
 def test_thin_config_over_a_stock_mmpretrain_config(tmp_path):
-    """`_base_ = 'mmpretrain::...'` + a distiller block builds through the Runner's registry path."""
+    """`_base_ = 'mmpretrain::...'` + `model = dict(type='SingleTeacherDistiller', student={{_base_.model}})`
+    builds through the Runner's registry path (its top-level data_preprocessor merged in as the Runner
+    does)."""
     ckpt = tmp_path / 'r34.pth'
-    cfg_t = Config.fromfile(osp.join(ROOT, 'configs/distill/kd_resnet34-resnet18_in1k.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/distill/kd/kd_resnet34-resnet18_in1k.py'))
     from mmpretrain.registry import MODELS
+
     # a small stand-in for the ImageNet teacher: the same model config, random weights saved to disk
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         from mmengine.hub import get_config
-        tcfg = get_config('mmpretrain::resnet/resnet34_8xb32_in1k.py')
-        t = MODELS.build(tcfg.model)
+        t = MODELS.build(get_config('mmpretrain::resnet/resnet34_8xb32_in1k.py').model)
         torch.save({'state_dict': t.state_dict()}, ckpt)
-    cfg_t.distiller.teacher.checkpoint = str(ckpt)
-    cfg = apply_distiller(cfg_t)
-    assert cfg.model.type == 'SingleTeacherDistiller' and 'distiller' not in cfg
-    assert any(h['type'].endswith('DistillerProgressHook') for h in cfg.custom_hooks)
+    cfg.model.teacher.checkpoint = str(ckpt)
+    assert cfg.model.type == 'SingleTeacherDistiller' and cfg.model.student.type == 'ImageClassifier'
     model_cfg = cfg.model.to_dict()
     model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()  # what mmengine's Runner merges in
     with DefaultScope.overwrite_default_scope('mmpretrain'):
@@ -167,13 +175,125 @@ def test_thin_config_over_a_stock_mmpretrain_config(tmp_path):
     assert d.teacher.backbone.depth == 34 and not d.teacher.training
     inputs = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)
     from mmpretrain.structures import DataSample
-    data = d.data_preprocessor(dict(inputs=list(inputs), data_samples=[DataSample().set_gt_label(1),
-                                                                          DataSample().set_gt_label(3)]), True)
+    samples = [DataSample().set_gt_label(1), DataSample().set_gt_label(3)]
+    data = d.data_preprocessor(dict(inputs=list(inputs), data_samples=samples), True)
     losses = d(**data, mode='loss')
     assert losses['distill.loss_kd'] > 0 and torch.isfinite(losses['loss'])
-    with pytest.raises(ValueError, match='keep one'):
-        c2 = Config(dict(model=dict(type='SingleTeacherDistiller'), distiller=dict(teacher={})))
-        apply_distiller(c2)
+
+
+def test_recorders_keep_nothing_outside_the_loss(tmp_path):
+    """predict / tensor forwards (validation, testing) record nothing; after a loss the storage is empty."""
+    d, _ = _distiller(tmp_path)
+    inputs, samples = _batch()
+    stored = lambda: d.student_recorders.stored() + d.teacher_recorders.stored()  # noqa: E731
+    d.eval()
+    for _ in range(5):
+        with torch.no_grad():
+            d(inputs, samples, mode='predict')
+        assert stored() == 0
+    d(inputs, mode='tensor')
+    assert stored() == 0
+    d.train()
+    d(inputs, samples, mode='loss')
+    assert stored() == 0
+    with d.recording():  # inside a recording both models' calls are kept
+        d.student(inputs, mode='tensor')
+        d.teacher(inputs, mode='tensor')
+        assert stored() == 2
+    assert stored() == 0
+
+
+def test_loss_inputs_from_data_and_errors(tmp_path):
+    from mmlavit.models.distillers import DATA_FIELDS
+    d, _ = _distiller(tmp_path, losses=dict(loss_dkd=dict(type='DKDLoss')))  # default: target from gt_label
+    assert d.loss_inputs.routes['loss_dkd']['target'] == dict(from_data='gt_label')
+    inputs, samples = _batch()
+    assert torch.isfinite(d(inputs, samples, mode='loss')['distill.loss_dkd'])
+    with pytest.raises(KeyError, match=r"gt_label write dict\(from_data="):
+        _distiller(tmp_path, losses=dict(loss_dkd=dict(type='DKDLoss')),
+                   loss_inputs=dict(loss_dkd=dict(student='logits', teacher='logits', target='gt_label')))
+    with pytest.raises(KeyError, match="unknown from_data field 'labels'; known fields: gt_label"):
+        _distiller(tmp_path, losses=dict(loss_dkd=dict(type='DKDLoss')),
+                   loss_inputs=dict(loss_dkd=dict(target=dict(from_data='labels'))))
+    with pytest.raises(KeyError, match='not in losses'):
+        _distiller(tmp_path, loss_inputs=dict(loss_kd=dict(student='logits'), loss_xx=dict()))
+    # the det / seg fields read their data samples
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    seg = [SegDataSample(gt_sem_seg=PixelData(data=torch.full((1, 4, 5), i))) for i in range(2)]
+    got = DATA_FIELDS['gt_sem_seg'][2](seg)
+    assert got.shape == (2, 4, 5) and got.dtype == torch.long and got[1].eq(1).all()
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    det = DetDataSample(gt_instances=InstanceData(labels=torch.tensor([2, 0]), bboxes=torch.zeros(2, 4)))
+    assert DATA_FIELDS['gt_instances.labels'][2]([det])[0].tolist() == [2, 0]
+
+
+def test_progress_is_read_from_the_message_hub(tmp_path):
+    """Warm-ups ramp with iter / max_iters from mmengine's MessageHub (RuntimeInfoHook): no hook of ours."""
+    from mmengine.logging import MessageHub
+    d, _ = _distiller(tmp_path, losses=dict(loss_dkd=dict(type='DKDLoss', warmup=0.5)))
+    hub = MessageHub.get_instance('test_progress_is_read_from_the_message_hub')
+    hub.update_info('max_iters', 100)
+    hub.update_info('iter', 10)
+    inputs, samples = _batch()
+    d.train()
+    d(inputs, samples, mode='loss')
+    assert d.distill_losses['loss_dkd'].ramp == pytest.approx(10 / 100 / 0.5)
+    d.auto_progress = False
+    hub.update_info('iter', 90)
+    d(inputs, samples, mode='loss')
+    assert d.distill_losses['loss_dkd'].ramp == pytest.approx(0.2)
+
+
+def test_teacher_checkpoint_that_does_not_fit_names_keys_and_paths(tmp_path):
+    ckpt = str(tmp_path / 'teacher.pth')
+    _save_teacher(ckpt, arch='resnet14', num_classes=10)
+    mismatch = r'does not fit the teacher model config.*shape mismatches.*head\.fc'
+    with pytest.raises(KeyError, match=mismatch), \
+            DefaultScope.overwrite_default_scope('mmpretrain'):
+        SingleTeacherDistiller(student=_cls('resnet8'),
+                               teacher=dict(model=_cls('resnet14', 7), checkpoint=ckpt, scope='mmpretrain'),
+                               losses=dict(loss_kd=dict(type='KDLoss')),
+                               recorders=dict(logits='head.fc'))
+    cfg = tmp_path / 'teacher_cfg.py'
+    cfg.write_text(f"default_scope = 'mmpretrain'\nmodel = {_cls('resnet20')!r}\n")
+    where = re.escape(f'{ckpt}" does not fit teacher config "{cfg}"')
+    with pytest.raises(KeyError, match=where + '.*model keys missing from the checkpoint'), \
+            DefaultScope.overwrite_default_scope('mmpretrain'):
+        SingleTeacherDistiller(student=_cls('resnet8'), teacher=dict(config=str(cfg), checkpoint=ckpt),
+                               losses=dict(loss_kd=dict(type='KDLoss')), recorders=dict(logits='head.fc'))
+    # strict=False warns and loads what fits
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        d = SingleTeacherDistiller(student=_cls('resnet8'), losses=dict(loss_kd=dict(type='KDLoss')),
+                                   teacher=dict(config=str(cfg), checkpoint=ckpt, strict=False),
+                                   recorders=dict(logits='head.fc'))
+    assert not d.teacher.training
+
+
+def test_old_distiller_block_fails_at_once_with_the_new_form(tmp_path):
+    from mmengine.runner import Runner
+
+    from mmlavit.models.distillers import LegacyDistillerConfigError
+    from mmlavit.utils import load_config
+    p = tmp_path / 'old.py'
+    p.write_text(f"_base_ = '{ROOT}/configs/distill/baselines/resnet8_synth-cls100.py'\n"
+                 "distiller = dict(teacher=dict(config='t.py', checkpoint='t.pth'),\n"
+                 "                 losses=dict(loss_dkd=dict(type='DKDLoss')),\n"
+                 "                 loss_inputs=dict(loss_dkd=dict(student='logits', teacher='logits', "
+                 "target='gt_label')))\n")
+    with pytest.raises(LegacyDistillerConfigError) as e:
+        load_config(str(p))
+    msg = str(e.value)
+    assert str(p) in msg and "type='SingleTeacherDistiller'" in msg and 'student={{_base_.model}}' in msg
+    assert "'target': {'from_data': 'gt_label'}" in msg
+    # the printed form is a valid config: pasted over the same base it builds a distiller config
+    new = tmp_path / 'new.py'
+    new.write_text(p.read_text().split('distiller = ')[0] + msg.split('\n\n')[1] + '\n')
+    assert Config.fromfile(str(new)).model.type == 'SingleTeacherDistiller'
+    # Runner.from_cfg (upstream tools, mim) refuses it too once mmlavit is imported
+    with pytest.raises(LegacyDistillerConfigError, match='no longer read'):
+        Runner.from_cfg(Config.fromfile(str(p)))
 
 
 def test_long_tail_wrapper():
@@ -230,7 +350,6 @@ def test_narrow_resnet8_students():
 def test_teacher_gets_inputs_in_its_own_normalisation(tmp_path):
     """A teacher trained on raw BGR pixels (no mean/std) under a student that normalises and swaps to RGB:
     the distiller hands the teacher exactly what the teacher's own preprocessor makes of the same images."""
-    from mmpretrain.registry import MODELS
     norm = dict(type='ClsDataPreprocessor', num_classes=10, mean=[120., 110., 100.], std=[60., 50., 40.],
                 to_rgb=True)
     raw_t = _cls('resnet14')  # ClsDataPreprocessor without mean/std: raw pixels
@@ -265,7 +384,8 @@ def test_teacher_gets_inputs_in_its_own_normalisation(tmp_path):
 def test_input_normalisation_reads_mmdet_and_mmseg_preprocessors():
     from mmdet.models import DetDataPreprocessor
     from mmseg.models import SegDataPreProcessor
-    from mmlavit.models.distillers.single_teacher import input_normalisation
+
+    from mmlavit.models.distillers import input_normalisation
     mean, std = [1., 2., 3.], [4., 5., 6.]
     for pre in (DetDataPreprocessor(mean=mean, std=std, bgr_to_rgb=True),
                 SegDataPreProcessor(mean=mean, std=std, bgr_to_rgb=True)):

@@ -7,3 +7,6 @@ val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=64)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2, save_best='auto'))
+# Stop at the first non-finite loss before a checkpoint of it is written; save/restore every RNG state
+# in checkpoints so that --resume continues the same run (mmlavit/engine/).
+custom_hooks = [dict(type='DivergenceGuardHook'), dict(type='RandomStateHook')]

@@ -12,3 +12,6 @@ val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(logger=dict(type='LoggerHook', interval=10),
                      checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1))
+# Stop at the first non-finite loss before a checkpoint of it is written; save/restore every RNG state
+# in checkpoints so that --resume continues the same run (mmlavit/engine/).
+custom_hooks = [dict(type='DivergenceGuardHook'), dict(type='RandomStateHook')]

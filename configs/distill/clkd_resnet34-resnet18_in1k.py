@@ -1,8 +1,0 @@
-# ImageNet-1k ResNet-34 -> ResNet-18 with CLKD, over mmpretrain's own ResNet-18 config (100 epochs).
-# The teacher is mmpretrain's released ResNet-34 (73.62 top-1), downloaded on first use.
-_base_ = ['mmpretrain::resnet/resnet18_8xb32_in1k.py', './_base_/methods/clkd.py']
-custom_imports = dict(imports=['mmlavit'], allow_failed_imports=False)
-distiller = dict(
-    teacher=dict(config='mmpretrain::resnet/resnet34_8xb32_in1k.py',
-                 checkpoint='https://download.openmmlab.com/mmclassification/v0/resnet/resnet34_8xb32_in1k_20210831-f257d4e6.pth'),
-)

@@ -1,7 +1,0 @@
-# Small offline distillation: resnet32 -> resnet8x0.5 on scikit-learn's handwritten digits with plain KD. Teacher first:
-#   python tools/train.py configs/distill/resnet32_digits.py   (-> work_dirs/resnet32_digits/epoch_30.pth)
-_base_ = ['./resnet8x0.5_digits.py', './_base_/methods/kd.py']
-distiller = dict(
-    teacher=dict(config='configs/distill/resnet32_digits.py',
-                 checkpoint='work_dirs/resnet32_digits/epoch_30.pth'),
-)

@@ -1,0 +1,19 @@
+# Segmentation distillation on a stock mmseg model: Semantic FPN LaViT-T (teacher) -> ResNetV1c-18 (student).
+# Per-pixel logit KD on the decode head's classifier (decode_head.conv_seg, layout 'nchw') and TRG on the last
+# backbone stage. Tokens: each position of the stride-32 map is a token — 4x4 = 16 per image at the 128x128
+# crop, all of them graph nodes. Teacher first:
+#   python tools/train.py configs/lavit/fpn_lavit-t_synth-ade20k.py
+_base_ = '../baselines/fpn_r18_synth-ade20k.py'
+pix_logits = dict(recorder='logits', layout='nchw')
+last_stage = dict(recorder='feat', item=-1)
+model = dict(
+    _delete_=True, type='SingleTeacherDistiller',
+    student={{_base_.model}},  # the student: the model of the _base_
+    teacher=dict(config='configs/lavit/fpn_lavit-t_synth-ade20k.py',
+                 checkpoint='work_dirs/fpn_lavit-t_synth-ade20k/iter_400.pth'),
+    recorders=dict(logits=dict(type='ModuleOutputs', source='decode_head.conv_seg'),
+                   feat=dict(type='ModuleOutputs', source='backbone')),
+    losses=dict(loss_kd=dict(type='KDLoss', temperature=1.0, loss_weight=1.0),
+                loss_trg=dict(type='TRGLoss', student_dim=512, teacher_dim=512, num_tokens=16)),
+    loss_inputs=dict(loss_kd=dict(student=pix_logits, teacher=pix_logits),
+                     loss_trg=dict(student=last_stage, teacher=last_stage)))
