@@ -3,7 +3,8 @@
 # The ImageNet recipe of the KD papers: T = 1, CE 0.5 / KD 0.5.
 _base_ = ['mmpretrain::resnet/resnet18_8xb32_in1k.py', '../_base_/methods/kd.py']
 custom_imports = dict(imports=['mmlavit'], allow_failed_imports=False)
-RESNET34 = 'https://download.openmmlab.com/mmclassification/v0/resnet/resnet34_8xb32_in1k_20210831-f257d4e6.pth'
+RESNET34 = ('https://download.openmmlab.com/mmclassification/v0/resnet/'
+            'resnet34_8xb32_in1k_20210831-f257d4e6.pth')
 model = dict(
     _delete_=True, type='SingleTeacherDistiller',
     student={{_base_.model}},  # the student: the model of the first _base_

@@ -5,7 +5,8 @@
 # L_inner (the self-similarity of an image's tokens) is identically 0 — not TRG. KD as the ImageNet recipe.
 _base_ = ['mmpretrain::resnet/resnet18_8xb32_in1k.py', '../_base_/methods/trg.py']
 custom_imports = dict(imports=['mmlavit'], allow_failed_imports=False)
-RESNET34 = 'https://download.openmmlab.com/mmclassification/v0/resnet/resnet34_8xb32_in1k_20210831-f257d4e6.pth'
+RESNET34 = ('https://download.openmmlab.com/mmclassification/v0/resnet/'
+            'resnet34_8xb32_in1k_20210831-f257d4e6.pth')
 model = dict(
     _delete_=True, type='SingleTeacherDistiller',
     student={{_base_.model}},  # the student: the model of the first _base_

@@ -5,7 +5,7 @@
 #   re-implementations' C×C form. Small-data numbers beside ours: configs/distill/clkd/README.md.
 distill_method = dict(
     recorders=dict(logits=dict(type='ModuleOutputs', source='head.fc')),
-    losses=dict(loss_clkd=dict(type='CLKDLoss', mu=0.5, beta=2.0, nu=0.4, loss_weight=1.0, reduction='element',
-                               cc_normalize=False, warmup=0.0)),
+    losses=dict(loss_clkd=dict(type='CLKDLoss', mu=0.5, beta=2.0, nu=0.4, loss_weight=1.0,
+                               reduction='element', cc_normalize=False, warmup=0.0)),
     loss_inputs=dict(loss_clkd=dict(student='logits', teacher='logits')),
     student_loss_weight=0.1)

@@ -1,6 +1,7 @@
 # Short CPU schedule for the small variants: SGD momentum 0.9, lr 0.05, wd 5e-4, 1-epoch warm-up, cosine,
 # 30 epochs, evaluated at the end.
-_base_ = 'mmpretrain::_base_/default_runtime.py'  # the schedule carries the runtime so that it can set default_hooks
+# the schedule carries the runtime, so that it can set default_hooks
+_base_ = 'mmpretrain::_base_/default_runtime.py'
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-4))
 max_epochs = 30
 param_scheduler = [
