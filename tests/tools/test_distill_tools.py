@@ -130,3 +130,32 @@ def test_detection_and_segmentation_distillers_run(config, teacher_config, metri
                     f'model.teacher.checkpoint={teacher}']))
     out = res.stdout + res.stderr
     assert 'distill.loss_kd' in out and 'distill.loss_trg_global' in out and metric in out
+
+
+def test_divergence_guard_stops_a_diverging_distiller(cls_root, tmp_path):
+    """The shipped distillation configs carry DivergenceGuardHook: at lr 1e8 the run stops at the first
+    non-finite loss, naming the distillation term, and writes no checkpoint of that state."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from mmlavit.engine import DivergenceError
+    teacher_cfg = Config.fromfile(osp.join(ROOT, 'configs/distill/baselines/resnet32_synth-cls100.py'))
+    teacher_cfg.model.head.num_classes = 4
+    from mmengine.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        torch.save({'state_dict': MODELS.build(teacher_cfg.model).state_dict()}, tmp_path / 't.pth')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/distill/kd/kd_resnet32-resnet8_synth-cls100.py'))
+    opts = {'model.student.head.num_classes': 4, 'data_preprocessor.num_classes': 4,
+            'model.teacher.checkpoint': str(tmp_path / 't.pth'),
+            'model.teacher.cfg_options': {'model.head.num_classes': 4},
+            'optim_wrapper.optimizer.lr': 1e8, 'train_cfg.max_epochs': 2, 'train_cfg.val_interval': 2,
+            'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1}
+    for split in ('train', 'val', 'test'):
+        opts.update({f'{split}_dataloader.dataset.data_root': cls_root, f'{split}_dataloader.num_workers': 0,
+                     f'{split}_dataloader.persistent_workers': False, f'{split}_dataloader.batch_size': 8})
+    cfg.merge_from_dict(opts)
+    cfg.work_dir = str(tmp_path / 'wd')
+    assert [h['type'] for h in cfg.custom_hooks] == ['DivergenceGuardHook', 'RandomStateHook']
+    with pytest.raises(DivergenceError, match='distill.loss_kd'):
+        Runner.from_cfg(cfg).train()
+    assert not list((tmp_path / 'wd').glob('*.pth'))
