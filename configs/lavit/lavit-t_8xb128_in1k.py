@@ -30,5 +30,6 @@ optim_wrapper = dict(clip_grad=dict(max_norm=5.0),
                      paramwise_cfg=dict(custom_keys={'.theta': dict(decay_mult=0.0),
                                                      '.psi': dict(decay_mult=0.0)}))
 # the divergence guard stops at the first non-finite loss; RandomStateHook makes --resume exact
-custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'), dict(type='RandomStateHook')]
+custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'),
+                dict(type='RandomStateHook')]
 offline_config = 'configs/lavit/lavit-t_synth-cls.py'

@@ -8,7 +8,8 @@ data_root = 'data/synthetic_imagenet'
 num_classes = 10
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='LaViT', arch='tiny-lowsr', la_key_grid=4,  # lower spatial reduction, 4×4 LA keys: 64 px
+    # lower spatial reduction and 4×4 LA keys for the 64 px inputs
+    backbone=dict(type='LaViT', arch='tiny-lowsr', la_key_grid=4,
                   out_indices=(3,), drop_path_rate=0.0, dp_loss_weight=0.1),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=512,
@@ -47,4 +48,5 @@ test_cfg = dict()
 default_hooks = dict(logger=dict(interval=5),
                      checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=1, save_last=True))
 # the divergence guard stops at the first non-finite loss; RandomStateHook makes --resume exact
-custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'), dict(type='RandomStateHook')]
+custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'),
+                dict(type='RandomStateHook')]

@@ -44,7 +44,8 @@ class SkipUnreadable(BaseTransform):
             err = None if out is not None else 'the loading transform returned None'
         if out is None:
             self.skipped += 1
-            print_log(f'SkipUnreadable: skipped {path} ({err}); {self.skipped} unreadable image(s) skipped so '
+            print_log(f'SkipUnreadable: skipped {path} ({err}); {self.skipped} unreadable image(s) skipped '
+                      'so '
                       'far by this process', logger='current', level=30)
         return out
 

@@ -89,7 +89,8 @@ class DivergenceGuardHook(Hook):
     with a bare ``AssertionError``: a NaN iteration between two checks can still be checkpointed. This hook
     (mmdet is not needed) checks every ``interval`` iterations (default: every one) all terms of the
     ``outputs`` log-vars dict of ``after_train_iter`` — the total ``loss`` and each ``loss_*`` term — and
-    raises :class:`DivergenceError` naming the iteration, the epoch and the non-finite terms with their values.
+    raises :class:`DivergenceError` naming the iteration, the epoch and the non-finite terms with their
+    values.
 
     Why the last good checkpoint survives: the hook's priority (``LOW``, 70) runs it after the logger
     (``BELOW_NORMAL``, so the NaN line is still logged) and before ``CheckpointHook`` (``VERY_LOW``), whose
@@ -104,7 +105,8 @@ class DivergenceGuardHook(Hook):
 
     Args:
         interval (int): Check every ``interval`` training iterations. Defaults to 1.
-        check_weights (bool): Also refuse to write a checkpoint whose weights are non-finite. Defaults to True.
+        check_weights (bool): Also refuse to write a checkpoint whose weights are non-finite. Defaults to
+            True.
     """
     priority = 'LOW'
 
@@ -114,7 +116,8 @@ class DivergenceGuardHook(Hook):
         self.interval = interval
         self.check_weights = check_weights
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs: Optional[dict] = None) -> None:
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
         if not self.every_n_train_iters(runner, self.interval):
             return
         bad = nonfinite_terms(outputs if isinstance(outputs, Mapping) else None)
@@ -149,8 +152,10 @@ class DivergenceGuardHook(Hook):
     def _check_weights(self, runner, state_dict) -> None:
         names = nonfinite_weights(state_dict)
         if names:
-            msg = (f'Training diverged by {_position(runner)}: the weights are non-finite ({", ".join(names)}), '
-                   'although the losses logged so far were finite. Stopped before saving a checkpoint of this '
+            msg = (f'Training diverged by {_position(runner)}: the weights are non-finite '
+                   f'({", ".join(names)}), '
+                   'although the losses logged so far were finite. Stopped before saving a checkpoint of '
+                   'this '
                    f'state; {_kept(runner)}. Lower the learning rate or clip gradients '
                    '(optim_wrapper.clip_grad) and resume from it.')
             runner.logger.error(msg)

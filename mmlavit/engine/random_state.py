@@ -46,8 +46,8 @@ class RandomStateHook(Hook):
     What a resumed mmengine run gets wrong without it: the Runner re-seeds Python, numpy and torch at start-up
     (and again in ``Runner.resume`` when the checkpoint's seed differs from the config's, e.g. with
     ``seed=None``), so after resuming epoch *k* the generators are in their epoch-0 state instead of where the
-    uninterrupted run had left them; with ``seed=None`` the sampler's shuffling seed and the workers' seeds are
-    new random ones too.
+    uninterrupted run had left them; with ``seed=None`` the sampler's shuffling seed and the workers' seeds
+    are new random ones too.
 
     What the hook does:
 
@@ -95,7 +95,8 @@ class RandomStateHook(Hook):
         if not getattr(runner, '_resume', False) and not runner.cfg.get('resume', False):
             return  # load_from: new run, only the weights are taken
         if state is None:
-            runner.logger.warning('RandomStateHook: the checkpoint has no saved random state (written without '
+            runner.logger.warning('RandomStateHook: the checkpoint has no saved random state (written '
+                                  'without '
                                   'this hook); the resumed run continues with freshly seeded generators.')
             return
         self._set_loader_seeds(runner, state)
@@ -108,7 +109,8 @@ class RandomStateHook(Hook):
         if epoch_based and getattr(loader, 'persistent_workers', False) and loader.num_workers > 0:
             runner.logger.warning(
                 'RandomStateHook: train_dataloader.persistent_workers=True keeps the augmentations\' random '
-                'state inside the worker processes, where it cannot be saved: a resumed run will not equal the '
+                'state inside the worker processes, where it cannot be saved: a resumed run will not equal '
+                'the '
                 'uninterrupted one. Set train_dataloader.persistent_workers=False for an exact resume.')
 
     def before_train_epoch(self, runner) -> None:
@@ -129,7 +131,8 @@ class RandomStateHook(Hook):
     def _sampler(loader):
         """The seeded sampler: ``loader.sampler``, or the one inside a batch sampler (mmdet's
         ``AspectRatioBatchSampler``: the DataLoader's own ``sampler`` is then torch's sequential one)."""
-        for s in (getattr(loader, 'sampler', None), getattr(getattr(loader, 'batch_sampler', None), 'sampler', None)):
+        batch_sampler = getattr(loader, 'batch_sampler', None)
+        for s in (getattr(loader, 'sampler', None), getattr(batch_sampler, 'sampler', None)):
             if hasattr(s, 'seed'):
                 return s
         return None
@@ -148,4 +151,5 @@ class RandomStateHook(Hook):
             sampler.seed = state['sampler_seed']
         init = getattr(loader, 'worker_init_fn', None)
         if state.get('worker_seed') is not None and isinstance(init, partial) and 'seed' in init.keywords:
-            loader.worker_init_fn = partial(init.func, *init.args, **dict(init.keywords, seed=state['worker_seed']))
+            keywords = dict(init.keywords, seed=state['worker_seed'])
+            loader.worker_init_fn = partial(init.func, *init.args, **keywords)

@@ -19,7 +19,8 @@ GENERATE_HINT = {
     'EpisodicDataset': 'python tools/dataset_converters/generate_data.py fewshot data/synthetic_fewshot',
 }
 LAYOUT_HINT = {
-    'CocoDataset': 'COCO 2017: <data_root>/annotations/instances_{train,val}2017.json, <data_root>/train2017/, '
+    'CocoDataset': 'COCO 2017: <data_root>/annotations/instances_{train,val}2017.json, '
+                   '<data_root>/train2017/, '
                    '<data_root>/val2017/ (https://cocodataset.org)',
     'ADE20KDataset': 'ADEChallengeData2016: <data_root>/images/{training,validation}/*.jpg, '
                      '<data_root>/annotations/{training,validation}/*.png',
@@ -87,11 +88,13 @@ def check_dataset_paths(cfg: Config, config_path: str = '<config>') -> None:
             if '://' in path or osp.exists(path):
                 continue
             dtype = str(ds.get('type', '')).split('.')[-1]
-            msg = [f'{config_path}: {loader}.dataset ({dtype or "dataset"}) needs "{path}", which does not exist.']
+            msg = [f'{config_path}: {loader}.dataset ({dtype or "dataset"}) needs "{path}", which does not '
+                   'exist.']
             if dtype in LAYOUT_HINT:
                 msg.append(f'Expected layout: {LAYOUT_HINT[dtype]}.')
             msg.append("Point the config at your copy with --cfg-options, e.g. "
-                       f"--cfg-options {loader}.dataset.data_root=/path/to/data (and the other loaders' and evaluators' paths),")
+                       f"--cfg-options {loader}.dataset.data_root=/path/to/data (and the other loaders' and "
+                       "evaluators' paths),")
             generate = cfg.get('data_command') or GENERATE_HINT.get(dtype)  # a config may name its own
             if generate:
                 small = cfg.get('offline_config')
@@ -124,7 +127,8 @@ def check_pretrained_paths(cfg: Config, config_path: str = '<config>') -> None:
         hint = cfg.get('pretrain_config')
         raise DatasetNotFoundError(
             f'{config_path}: {key} loads "{ckpt}", which does not exist. '
-            + (f'Train it first with `python tools/train.py {hint}`, ' if hint else 'Point it at your checkpoint, ')
+            + (f'Train it first with `python tools/train.py {hint}`, ' if hint else 'Point it at your '
+                                                                                    'checkpoint, ')
             + f'or train from scratch with --cfg-options {key}=None.')
     teacher = (cfg.get('model') or {}).get('teacher')
     if isinstance(teacher, dict) and teacher.get('checkpoint'):
@@ -133,8 +137,10 @@ def check_pretrained_paths(cfg: Config, config_path: str = '<config>') -> None:
             how = (f'python tools/train.py {teacher["config"]}' if teacher.get('config')
                    else 'the teacher\'s config')
             raise DatasetNotFoundError(
-                f'{config_path}: the distiller\'s teacher checkpoint "{ckpt}" does not exist. Train the teacher '
-                f'first with `{how}` (see the config\'s header), or point distiller.teacher.checkpoint at it.')
+                f'{config_path}: the distiller\'s teacher checkpoint "{ckpt}" does not exist. Train the '
+                'teacher '
+                f'first with `{how}` (see the config\'s header), or point distiller.teacher.checkpoint at '
+                'it.')
 
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
@@ -176,7 +182,8 @@ def check_coco_json(path: str, classes: Optional[Iterable[str]] = None) -> None:
             f.seek(max(0, size - 64))
             tail = f.read().rstrip()
         if not head.startswith(b'{') or not tail.endswith(b'}'):
-            raise DataFormatError(f'annotation file {path} ({size} bytes) does not start with "{{" and end with '
+            raise DataFormatError(f'annotation file {path} ({size} bytes) does not start with '
+                                  f'"{{" and end with '
                                   f'"}}": not a COCO JSON object, or truncated. {hint}')
         return
     try:
@@ -184,7 +191,8 @@ def check_coco_json(path: str, classes: Optional[Iterable[str]] = None) -> None:
             data = json.load(f)
     except json.JSONDecodeError as e:
         raise DataFormatError(f'annotation file {path} is not valid JSON: {e.msg} at line {e.lineno} column '
-                              f'{e.colno} (char {e.pos} of {size} bytes{"; truncated?" if e.pos >= size - 1 else ""}'
+                              f'{e.colno} (char {e.pos} of {size} '
+                              f'bytes{"; truncated?" if e.pos >= size - 1 else ""}'
                               f'). {hint}') from None
     except UnicodeDecodeError as e:
         raise DataFormatError(f'annotation file {path} is not UTF-8 JSON text ({e}). {hint}') from None
@@ -208,7 +216,8 @@ def check_coco_json(path: str, classes: Optional[Iterable[str]] = None) -> None:
     for i, ann in enumerate(data['annotations']):
         bbox = ann.get('bbox')
         if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
-            raise DataFormatError(f'annotation file {path}: annotations[{i}] (id {ann["id"]}) has bbox {bbox!r}; '
+            raise DataFormatError(f'annotation file {path}: annotations[{i}] (id {ann["id"]}) has bbox '
+                                  f'{bbox!r}; '
                                   f'expected [x, y, width, height]. {hint}')
         if ann['image_id'] not in ids['images']:
             raise DataFormatError(f'annotation file {path}: annotations[{i}] (id {ann["id"]}) refers to '
@@ -220,8 +229,10 @@ def check_coco_json(path: str, classes: Optional[Iterable[str]] = None) -> None:
         names = {c['name'] for c in data['categories']}
         absent = [c for c in classes if c not in names]
         if absent:
-            raise DataFormatError(f'annotation file {path}: the config\'s metainfo classes {absent[:5]} are not '
-                                  f'among its categories ({sorted(names)[:10]}); mmdet would drop them silently. '
+            raise DataFormatError(f'annotation file {path}: the config\'s metainfo classes {absent[:5]} are '
+                                  'not '
+                                  f'among its categories ({sorted(names)[:10]}); mmdet would drop them '
+                                  'silently. '
                                   'Fix metainfo.classes or the annotation file.')
 
 
@@ -239,23 +250,27 @@ def check_class_folders(root: str, reference: Optional[str] = None) -> List[str]
     if not classes:
         if _image_files(root):
             return []  # a flat folder of images (unlabelled / ann_file elsewhere): nothing to check here
-        raise DataFormatError(f'{root}: no class folders (expected <root>/<class>/*.jpg, one folder per class).')
+        raise DataFormatError(f'{root}: no class folders (expected <root>/<class>/*.jpg, one folder per '
+                              'class).')
     empty = [c for c in classes if not _image_files(osp.join(root, c))]
     if empty:
         raise DataFormatError(f'{root}: {len(empty)} of {len(classes)} class folders hold no image '
-                              f'({", ".join(IMG_EXTENSIONS[:5])}, ...): {empty[:5]}. Remove them or add the images.')
+                              f'({", ".join(IMG_EXTENSIONS[:5])}, ...): {empty[:5]}. Remove them or add the '
+                              'images.')
     if reference is not None:
         ref = sorted(d for d in os.listdir(reference) if osp.isdir(osp.join(reference, d)))
         if ref and ref != classes:
             only_ref, only_here = sorted(set(ref) - set(classes)), sorted(set(classes) - set(ref))
             raise DataFormatError(
                 f'{root}: its class folders differ from those of {reference} (missing here: {only_ref[:5]}, '
-                f'extra here: {only_here[:5]}); class indices are assigned by sorted folder name, so labels would '
+                f'extra here: {only_here[:5]}); class indices are assigned by sorted folder name, so labels '
+                'would '
                 'not match. Give both splits the same class folders (or a classes= list in the config).')
     return classes
 
 
-def check_seg_folders(img_dir: str, ann_dir: str, img_suffix: str = '.jpg', seg_map_suffix: str = '.png') -> None:
+def check_seg_folders(img_dir: str, ann_dir: str, img_suffix: str = '.jpg',
+                      seg_map_suffix: str = '.png') -> None:
     """ADE20K-style ``img_dir/*<img_suffix>`` with one ``ann_dir/*<seg_map_suffix>`` each (mmseg's
     ``BaseSegDataset`` builds the map paths without checking them: a missing one fails mid-epoch)."""
     imgs = sorted(f[:-len(img_suffix)] for f in os.listdir(img_dir) if f.endswith(img_suffix))
@@ -361,9 +376,14 @@ def check_resume_checkpoint(cfg: Config) -> None:
         fix = (f'The previous good checkpoint is {others[-1]}: resume from it with --resume {others[-1]} '
                '(and delete the broken file).')
     else:
-        fix = (f'No other readable checkpoint is left in {work_dir} (max_keep_ckpts removes older ones before '
+        fix = (f'No other readable checkpoint is left in {work_dir} (max_keep_ckpts removes older ones '
+               'before '
                'writing a new one): train again without --resume.')
     raise CheckpointError(f'cannot resume from {path} (named by {source}): {problem}. {fix}')
+
+
+def _count_skips(pipeline) -> int:
+    return sum(isinstance(t, dict) and str(t.get('type')) == 'SkipUnreadable' for t in pipeline)
 
 
 def apply_skip_unreadable(cfg: Config) -> int:
@@ -376,9 +396,9 @@ def apply_skip_unreadable(cfg: Config) -> int:
     n = 0
     for loader, ds in _dataset_cfgs(cfg):
         if loader == 'train_dataloader' and isinstance(ds.get('pipeline'), (list, tuple)):
-            before = sum(str(t.get('type')) == 'SkipUnreadable' for t in ds['pipeline'] if isinstance(t, dict))
+            before = _count_skips(ds['pipeline'])
             ds['pipeline'] = wrap_loading_transforms(list(ds['pipeline']))
-            n += sum(str(t.get('type')) == 'SkipUnreadable' for t in ds['pipeline'] if isinstance(t, dict)) - before
+            n += _count_skips(ds['pipeline']) - before
     return n
 
 
@@ -447,7 +467,8 @@ def check_checkpoint_fits(cfg: Config, config_path: str = '<config>') -> None:
     for key, node in _pretrained_nodes(model_cfg):
         init = node['init_cfg']
         for item in (init if isinstance(init, list) else [init]):
-            ck = item.get('checkpoint') if isinstance(item, dict) and item.get('type') == 'Pretrained' else None
+            pretrained = isinstance(item, dict) and item.get('type') == 'Pretrained'
+            ck = item.get('checkpoint') if pretrained else None
             if ck and '://' not in ck and osp.isfile(ck):
                 jobs.append((f'{key}.init_cfg', ck, node, item.get('prefix')))
     if not jobs:
@@ -469,10 +490,12 @@ def check_checkpoint_fits(cfg: Config, config_path: str = '<config>') -> None:
             where = f'{what} = {ckpt}' + (f' (prefix "{prefix}")' if prefix else '')
             if fit < MIN_FIT:
                 raise CheckpointMismatchError(
-                    f'{config_path}: {where} fills only {fit:.0%} of the {len(module_sd)} tensors of the model '
+                    f'{config_path}: {where} fills only {fit:.0%} of the {len(module_sd)} tensors of the '
+                    'model '
                     f'that {config_path} builds — a checkpoint of another architecture? {detail}. Use a '
                     f'checkpoint trained with a matching config, or drop it with --cfg-options {what}=None.')
-            print_log(f'{config_path}: {where} does not fit the model exactly ({fit:.0%} of its tensors load); '
+            print_log(f'{config_path}: {where} does not fit the model exactly ({fit:.0%} of its tensors '
+                      'load); '
                       f'{detail}.', logger='current', level=logging.WARNING)
 
 

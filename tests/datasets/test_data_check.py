@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 import mmlavit  # noqa: F401
-from mmlavit.utils.data_check import (DataFormatError, check_class_folders, check_coco_json, check_dataset_files,
-                                      check_seg_folders)
+from mmlavit.utils.data_check import (DataFormatError, check_class_folders, check_coco_json,
+                                      check_dataset_files, check_seg_folders)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RETINANET = 'configs/lavit/retinanet_lavit-t_fpn_synth-coco.py'
@@ -24,7 +24,8 @@ def _coco(coco_root, tmp_path):
 def test_truncated_coco_json_names_the_file_and_position(coco_root, tmp_path):
     _, ann = _coco(coco_root, tmp_path)
     ann.write_text(ann.read_text()[:301])
-    with pytest.raises(DataFormatError, match=rf"{ann} is not valid JSON: .* at line 1 column \d+ \(char \d+ of "
+    with pytest.raises(DataFormatError, match=rf"{ann} is not valid JSON: .* at line 1 column \d+ \(char "
+                                              r"\d+ of "
                                               r"301 bytes; truncated\?\)"):
         check_coco_json(str(ann))
 
@@ -32,9 +33,12 @@ def test_truncated_coco_json_names_the_file_and_position(coco_root, tmp_path):
 @pytest.mark.parametrize('break_it, message', [
     (lambda d: d.pop('annotations'), '"annotations" is missing'),
     (lambda d: d['images'][0].pop('width'), r'images\[0\] has no width'),
-    (lambda d: d['annotations'][0].__setitem__('bbox', [1, 2]), r'annotations\[0\] \(id 1\) has bbox \[1, 2\]'),
-    (lambda d: d['annotations'][0].__setitem__('image_id', 999), r'annotations\[0\] \(id 1\) refers to image_id 999'),
-    (lambda d: d['annotations'][0].__setitem__('category_id', 77), r'annotations\[0\] \(id 1\) refers to category_id 77'),
+    (lambda d: d['annotations'][0].__setitem__('bbox', [1, 2]), r'annotations\[0\] \(id 1\) has bbox \[1, '
+                                                                r'2\]'),
+    (lambda d: d['annotations'][0].__setitem__('image_id', 999), r'annotations\[0\] \(id 1\) refers to '
+                                                                 r'image_id 999'),
+    (lambda d: d['annotations'][0].__setitem__('category_id', 77), r'annotations\[0\] \(id 1\) refers to '
+                                                                   r'category_id 77'),
 ])
 def test_wrong_coco_schema_is_named(break_it, message, coco_root, tmp_path):
     _, ann = _coco(coco_root, tmp_path)
@@ -56,7 +60,7 @@ def test_train_py_reports_a_malformed_annotation_file_before_training(tool, coco
     root, ann = _coco(coco_root, tmp_path)
     ann.write_text(ann.read_text()[:301])
     res = tool(['tools/train.py', RETINANET, '--work-dir', str(tmp_path / 'wd'), '--cfg-options',
-                *[f'{l}_dataloader.dataset.data_root={root}/' for l in ('train', 'val', 'test')]])
+                *[f'{sp}_dataloader.dataset.data_root={root}/' for sp in ('train', 'val', 'test')]])
     assert res.returncode == 2
     assert f'train_dataloader.dataset (CocoDataset): annotation file {ann} is not valid JSON' in res.stderr
     assert not (tmp_path / 'wd').exists()  # before the Runner touched the work dir
@@ -69,13 +73,14 @@ def test_ade20k_image_without_segmentation_map(ade_root, tmp_path):
     check_seg_folders(str(img_dir), str(ann_dir))
     gone = sorted(os.listdir(ann_dir))[0]
     os.remove(ann_dir / gone)
-    with pytest.raises(DataFormatError, match=rf"{ann_dir}: 1 of 8 images of {img_dir} have no segmentation map"
+    with pytest.raises(DataFormatError, match=rf"{ann_dir}: 1 of 8 images of {img_dir} have no segmentation "
+                                              r"map"
                                               rf".*'{gone}'"):
         check_seg_folders(str(img_dir), str(ann_dir))
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(ROOT, 'configs/lavit/fpn_lavit-t_synth-ade20k.py'))
-    for l in ('train', 'val', 'test'):
-        cfg[f'{l}_dataloader'].dataset.data_root = str(root)
+    for sp in ('train', 'val', 'test'):
+        cfg[f'{sp}_dataloader'].dataset.data_root = str(root)
     with pytest.raises(DataFormatError, match=r'<cfg>: train_dataloader.dataset \(ADE20KDataset\): '):
         check_dataset_files(cfg, '<cfg>')
 
@@ -87,7 +92,8 @@ def test_class_folders_empty_class_and_split_mismatch(cls_root, tmp_path):
     classes = check_class_folders(str(train))
     assert len(classes) == 4 and check_class_folders(str(val), str(train)) == classes
     shutil.rmtree(val / classes[1])  # val lacks one class: its labels would shift
-    with pytest.raises(DataFormatError, match=rf"differ from those of {train} \(missing here: \['{classes[1]}'\]"):
+    with pytest.raises(DataFormatError, match=rf"differ from those of {train} \(missing here: "
+                                              rf"\['{classes[1]}'\]"):
         check_class_folders(str(val), str(train))
     (train / 'empty_class').mkdir()
     with pytest.raises(DataFormatError, match=r"1 of 5 class folders hold no image .*\['empty_class'\]"):
@@ -107,9 +113,10 @@ def test_verify_dataset_lists_unreadable_images(tool, cls_root, tmp_path):
     shutil.copytree(cls_root, root)
     broken = _break_one_image(str(root))
     out = tmp_path / 'broken.log'
-    res = tool(['tools/misc/verify_dataset.py', 'configs/lavit/lavit-t_synth-cls.py', '--phase', 'train', 'val',
+    res = tool(['tools/misc/verify_dataset.py', 'configs/lavit/lavit-t_synth-cls.py', '--phase', 'train',
+                'val',
                 '--out-path', str(out), '--cfg-options',
-                *[f'{l}_dataloader.dataset.data_root={root}' for l in ('train', 'val', 'test')]])
+                *[f'{sp}_dataloader.dataset.data_root={root}' for sp in ('train', 'val', 'test')]])
     assert res.returncode == 1, res.stderr[-2000:]
     assert 'checking 48 files' in res.stdout and '48/48' in res.stdout  # the progress bar reached the end
     assert f'unreadable: {broken}' in res.stdout and '1 of 48 files are broken' in res.stdout
@@ -120,10 +127,10 @@ def test_skip_unreadable_images_opt_in(tool, cls_root, tmp_path):
     root = tmp_path / 'cls'
     shutil.copytree(cls_root, root)
     broken = _break_one_image(str(root))
-    opts = [*[f'{l}_dataloader.dataset.data_root={root}' for l in ('train', 'val', 'test')],
+    opts = [*[f'{sp}_dataloader.dataset.data_root={root}' for sp in ('train', 'val', 'test')],
             'train_dataloader.num_workers=0', 'train_dataloader.batch_size=8', 'val_dataloader.num_workers=0',
-            'val_dataloader.persistent_workers=False', 'model.head.num_classes=4', 'data_preprocessor.num_classes=4',
-            'train_cfg.max_epochs=1']
+            'val_dataloader.persistent_workers=False', 'model.head.num_classes=4',
+            'data_preprocessor.num_classes=4', 'train_cfg.max_epochs=1']
     res = tool(['tools/train.py', 'configs/lavit/lavit-t_synth-cls.py', '--work-dir', str(tmp_path / 'a'),
                 '--cfg-options', *opts])
     assert res.returncode != 0 and f'failed to load image: {broken}' in res.stderr  # the default: stop

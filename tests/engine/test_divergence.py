@@ -32,14 +32,16 @@ def test_nonfinite_weights_lists_the_parameters():
 
 # A schedule that multiplies the LR by 1e30 after the first epoch (iteration 2 for the iteration-based
 # segmentation config): the first checkpoint is good, the run diverges right after it.
-BLOW_UP = {'epoch': "param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[1], gamma=1e30)]\n",
-           'iter': "param_scheduler = [dict(type='MultiStepLR', by_epoch=False, milestones=[2], gamma=1e30)]\n"}
+BLOW_UP = {'epoch': "param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[1], "
+                    "gamma=1e30)]\n",
+           'iter': "param_scheduler = [dict(type='MultiStepLR', by_epoch=False, milestones=[2], "
+                   "gamma=1e30)]\n"}
 
 
 def _fast(bs=4):
-    return [o for l in ('train', 'val', 'test') for o in (f'{l}_dataloader.batch_size={bs}',
-                                                          f'{l}_dataloader.num_workers=0',
-                                                          f'{l}_dataloader.persistent_workers=False')]
+    return [o for sp in ('train', 'val', 'test')
+            for o in (f'{sp}_dataloader.batch_size={bs}', f'{sp}_dataloader.num_workers=0',
+                      f'{sp}_dataloader.persistent_workers=False')]
 
 
 CASES = {
@@ -66,7 +68,7 @@ def test_diverging_run_stops_and_keeps_the_good_checkpoint(scope, tool, tmp_path
         ann = osp.join(root, 'annotations', 'instances_val2017.json')
         opts = opts + [f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']
     res = tool(['tools/train.py', str(cfg), '--work-dir', str(wd), '--cfg-options',
-                *[f'{l}_dataloader.dataset.data_root={root}' for l in ('train', 'val', 'test')], *_fast(),
+                *[f'{sp}_dataloader.dataset.data_root={root}' for sp in ('train', 'val', 'test')], *_fast(),
                 'default_hooks.checkpoint.max_keep_ckpts=1', *opts])
     out = res.stdout + res.stderr
     assert res.returncode != 0, out[-3000:]

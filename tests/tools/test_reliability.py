@@ -14,6 +14,11 @@ import mmlavit  # noqa: F401  (safe globals for torch.load)
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS = osp.join(ROOT, 'configs', 'lavit', 'lavit-t_synth-cls.py')
 
+
+def _roots(root):
+    return [f'{sp}_dataloader.dataset.data_root={root}' for sp in ('train', 'val', 'test')]
+
+
 KILL_HOOK = '''import os, signal
 from mmengine.hooks import Hook
 from mmlavit.registry import register
@@ -33,9 +38,10 @@ class KillAtIterHook(Hook):
 
 def _opts(root, epochs=4):
     # 32 images / batch 8 = 4 iterations per epoch; two (re-created) workers; drop path draws from torch's RNG
-    return ['--cfg-options', *[f'{l}_dataloader.dataset.data_root={root}' for l in ('train', 'val', 'test')],
+    return ['--cfg-options', *_roots(root),
             'train_dataloader.batch_size=8', 'val_dataloader.batch_size=8', 'val_dataloader.num_workers=0',
-            'val_dataloader.persistent_workers=False', 'model.head.num_classes=4', 'data_preprocessor.num_classes=4',
+            'val_dataloader.persistent_workers=False', 'model.head.num_classes=4',
+            'data_preprocessor.num_classes=4',
             'model.backbone.drop_path_rate=0.1', f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
             'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1', 'randomness.seed=0',
             'randomness.deterministic=True']
@@ -104,7 +110,7 @@ def test_truncated_latest_checkpoint_is_refused_naming_the_previous_one(tool, cl
     # through tools/train.py: refused before the Runner starts, exit 2, the message on stderr
     _tiny_ckpt(wd / 'epoch_1.pth', 1)
     res = tool(['tools/train.py', CLS, '--work-dir', str(wd), '--resume',
-                '--cfg-options', *[f'{l}_dataloader.dataset.data_root={cls_root}' for l in ('train', 'val', 'test')]])
+                '--cfg-options', *_roots(cls_root)])
     assert res.returncode == 2, res.stderr[-3000:]
     assert 'cannot resume from' in res.stderr and f'--resume {wd / "epoch_1.pth"}' in res.stderr
 
@@ -123,7 +129,7 @@ def test_checkpoint_carrying_code_is_refused(entry, tool, cls_root, tmp_path):
     ckpt = tmp_path / 'evil.pth'
     torch.save(dict(meta=dict(epoch=1, iter=4), state_dict={}, payload=_Evil(str(marker))), ckpt,
                pickle_module=pickle)
-    data = [f'{l}_dataloader.dataset.data_root={cls_root}' for l in ('train', 'val', 'test')]
+    data = [f'{sp}_dataloader.dataset.data_root={cls_root}' for sp in ('train', 'val', 'test')]
     if entry == 'test':
         cmd = ['tools/test.py', CLS, str(ckpt), '--work-dir', str(tmp_path / 'wd'), '--cfg-options', *data]
     else:
@@ -148,12 +154,14 @@ def _resnet18_ckpt(path):
 def test_load_from_of_another_architecture_is_refused(tool, cls_root, tmp_path):
     ckpt = tmp_path / 'resnet18.pth'
     _resnet18_ckpt(ckpt)
-    res = tool(['tools/train.py', CLS, '--work-dir', str(tmp_path / 'wd'), '--cfg-options', f'load_from={ckpt}',
-                *[f'{l}_dataloader.dataset.data_root={cls_root}' for l in ('train', 'val', 'test')]])
+    res = tool(['tools/train.py', CLS, '--work-dir', str(tmp_path / 'wd'), '--cfg-options',
+                f'load_from={ckpt}',
+                *_roots(cls_root)])
     assert res.returncode == 2, res.stderr[-2000:]
     assert f'{CLS}: load_from = {ckpt} fills only 0% of the' in res.stderr
-    assert 'missing from the checkpoint: backbone.' in res.stderr and 'not in the model: backbone.conv1.weight' \
-        in res.stderr and '--cfg-options load_from=None' in res.stderr
+    for part in ('missing from the checkpoint: backbone.', 'not in the model: backbone.conv1.weight',
+                 '--cfg-options load_from=None'):
+        assert part in res.stderr
 
 
 def test_backbone_init_cfg_of_another_architecture_is_refused(tmp_path):
@@ -164,8 +172,10 @@ def test_backbone_init_cfg_of_another_architecture_is_refused(tmp_path):
     _resnet18_ckpt(ckpt)
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'lavit', 'retinanet_lavit-t_fpn_synth-coco.py'))
     cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.')
-    with pytest.raises(CheckpointMismatchError, match=rf'<det cfg>: model.backbone.init_cfg = {ckpt} \(prefix '
-                                                      r'"backbone."\) fills only 0% .*not in the model: conv1.weight'):
+    with pytest.raises(CheckpointMismatchError, match=rf'<det cfg>: model.backbone.init_cfg = {ckpt} '
+                                                      r'\(prefix '
+                                                      r'"backbone."\) fills only 0% .*not in the model: '
+                                                      r'conv1.weight'):
         check_checkpoint_fits(cfg, '<det cfg>')
 
 
@@ -190,4 +200,28 @@ def test_load_from_with_missing_and_unexpected_keys_warns_with_the_names(tmp_pat
     msg, = [m for m, level in logged if level == 30 and m.startswith('<cls cfg>')]
     assert msg.startswith(f'<cls cfg>: load_from = {ckpt} does not fit the model exactly')
     assert ('other shapes: head.fc.bias (3,) in the checkpoint vs (10,) in the model' in msg
-            and 'missing from the checkpoint: head.fc.weight' in msg and 'not in the model: extra.scale' in msg)
+            and 'missing from the checkpoint: head.fc.weight' in msg
+            and 'not in the model: extra.scale' in msg)
+
+
+def test_study_runs_work_in_the_current_directory(tmp_path, monkeypatch):
+    """experiments.train finds tools/ and configs/ under ROOT (checkout or mmlavit/.mim) but runs, and writes
+    its work dir, in the caller's current directory."""
+    from experiments import ROOT as EXP_ROOT
+    from experiments import repo_path, train
+    assert EXP_ROOT == ROOT
+    tool = tmp_path / 'fake_train.py'
+    tool.write_text('import json, os, sys\n'
+                    'wd = sys.argv[sys.argv.index("--work-dir") + 1]\n'
+                    'os.makedirs(os.path.join(wd, "r", "vis_data"))\n'
+                    'call = dict(cwd=os.getcwd(), config=sys.argv[1])\n'
+                    'json.dump(call, open(os.path.join(wd, "call.json"), "w"))\n'
+                    'open(os.path.join(wd, "r", "vis_data", "scalars.json"), "w").write(\'{"a": 1}\\n\')\n')
+    here = tmp_path / 'elsewhere'
+    here.mkdir()
+    monkeypatch.chdir(here)
+    recs, _ = train('configs/lavit/lavit-t_synth-cls.py', 'work_dirs/run', tool=str(tool))
+    call = json.load(open(here / 'work_dirs' / 'run' / 'call.json'))
+    assert recs == [{'a': 1}] and call['cwd'] == str(here)
+    assert call['config'] == osp.join(ROOT, 'configs/lavit/lavit-t_synth-cls.py') == repo_path(call['config'])
+    assert not osp.exists(osp.join(ROOT, 'work_dirs', 'run', 'call.json'))

@@ -57,7 +57,8 @@ def train(config: str, work_dir: str, options: Sequence[str] = (), seed: Optiona
     run that is trained again is first moved to ``<work_dir>.superseded-<time>`` (its checkpoints and logs
     are kept)."""
     opts = list(options) + ([f'randomness.seed={seed}'] if seed is not None else [])
-    cmd = [sys.executable, repo_path(tool), repo_path(config), '--work-dir', work_dir] + (['--cfg-options', *opts] if opts else [])
+    cmd = [sys.executable, repo_path(tool), repo_path(config), '--work-dir', work_dir]
+    cmd += ['--cfg-options', *opts] if opts else []
     marker = osp.join(work_dir, 'run.json')
     digest = config_digest(config)
     if reuse and osp.isfile(marker):

@@ -16,10 +16,10 @@ import os.path as osp
 import sys
 from typing import List, Optional, Tuple
 
-import mmlavit  # noqa: F401  (our types, the mmlavit:: scope)
 from mmengine.config import DictAction
 from mmengine.utils import track_parallel_progress, track_progress
 
+import mmlavit  # noqa: F401  (our types, the mmlavit:: scope)
 from mmlavit.utils import DatasetNotFoundError, load_config
 from mmlavit.utils.data_check import _dataset_cfgs, check_dataset_files, check_dataset_paths
 
@@ -30,7 +30,8 @@ def parse_args(argv=None):
     parser.add_argument('--phase', nargs='+', default=['train'], choices=['train', 'val', 'test'],
                         help='which dataloaders\' datasets to scan (default: train)')
     parser.add_argument('--out-path', default='brokenfiles.log',
-                        help='where to write the broken files, one "path<TAB>reason" a line (removed when none)')
+                        help='where to write the broken files, one "path<TAB>reason" a line (removed when '
+                             'none)')
     parser.add_argument('--num-process', type=int, default=1, help='processes reading the files')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, xxx=yyy format')
@@ -108,7 +109,8 @@ def main(argv=None) -> int:
         f.writelines(f'{p}\t{why}\n' for p, why in broken)
     for p, why in broken[:20]:
         print(f'unreadable: {p} ({why})')
-    print(f'{len(broken)} of {len(files)} files are broken; the list is in {args.out_path}. Fix or remove them, '
+    print(f'{len(broken)} of {len(files)} files are broken; the list is in {args.out_path}. Fix or remove '
+          'them, '
           'or train with --cfg-options skip_unreadable_images=True to skip them (counted in the log).')
     return 1
 

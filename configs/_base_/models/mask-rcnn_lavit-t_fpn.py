@@ -7,4 +7,5 @@ model = dict(
     neck=dict(in_channels=[64, 128, 320, 512]))
 # adds LaViT's diagonality-preserving loss (loss_dp) to the detector's losses
 # the divergence guard stops at the first non-finite loss; RandomStateHook makes --resume exact
-custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'), dict(type='RandomStateHook')]
+custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'),
+                dict(type='RandomStateHook')]

@@ -6,4 +6,5 @@ model = dict(
                   dp_loss_weight=0.1),
     neck=dict(in_channels=[128, 320, 512], start_level=0, add_extra_convs='on_input', num_outs=5))
 # the divergence guard stops at the first non-finite loss; RandomStateHook makes --resume exact
-custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'), dict(type='RandomStateHook')]
+custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'),
+                dict(type='RandomStateHook')]

@@ -8,4 +8,5 @@ model = dict(
     decode_head=dict(in_channels=[64, 128, 320, 512], num_classes=150),
     auxiliary_head=dict(in_channels=320, num_classes=150))
 # the divergence guard stops at the first non-finite loss; RandomStateHook makes --resume exact
-custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'), dict(type='RandomStateHook')]
+custom_hooks = [dict(type='AuxiliaryLossHook'), dict(type='DivergenceGuardHook'),
+                dict(type='RandomStateHook')]
