@@ -106,7 +106,8 @@ class SingleTeacherDistiller(BaseModel):
                                       self.teacher_recorders)
 
     def init_weights(self):
-        """Initialise the student (and loss modules) only: the teacher keeps its checkpoint's weights."""
+        """Initialise the student only: the teacher keeps its checkpoint's weights, the loss modules (TRG's
+        projector) their construction-time initialisation."""
         if hasattr(self.student, 'init_weights'):
             self.student.init_weights()
 
