@@ -116,7 +116,31 @@ def test_wheel_into_existing_env_then_mim(stack_venv, cls_root):
                 'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
                 'model.head.num_classes=4', 'data_preprocessor.num_classes=4'], cwd=run_dir)
     assert 'accuracy/top1' in out and 'Testing finished successfully' in out
+
+    # a shipped distillation config through mim: its teacher config resolves inside the installed package
+    ckpt = str(tmp / 'teacher.pth')
+    _run([py, '-c', TEACHER_CKPT, osp.join(env['src'], 'configs/distill/baselines/resnet32_synth-cls100.py'),
+          ckpt], cwd=run_dir)
+    loaders = [f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
+               for k in (f'dataset.data_root={cls_root}', 'num_workers=0', 'persistent_workers=False')]
+    out = _run([py, '-m', 'mim', 'train', 'mmlavit', 'kd_resnet32-resnet8_synth-cls100.py', '--work-dir',
+                str(tmp / 'kd_wd'), '--cfg-options', f'model.teacher.checkpoint={ckpt}', *loaders,
+                'train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=8',
+                'train_cfg.max_epochs=1', 'train_cfg.val_interval=9', 'default_hooks.logger.interval=1'],
+               cwd=run_dir)
+    assert 'distill.loss_kd' in out and 'Training finished successfully' in out
     _run([py, '-m', 'pip', 'uninstall', '-y', '-q', 'mmlavit'], cwd=tmp)
+
+
+# Writes a teacher checkpoint (random weights: the test checks the plumbing) for a config, in its scope.
+TEACHER_CKPT = '''
+import sys, torch, mmlavit
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
+cfg = Config.fromfile(sys.argv[1])
+with DefaultScope.overwrite_default_scope(cfg.default_scope):
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, sys.argv[2])
+'''
 
 
 def test_editable_install_then_mim_train(stack_venv, cls_root):
