@@ -1,6 +1,6 @@
 """mim and packaging: model-index.yml lists every shipped config; a built wheel installs with ``--no-deps``
 into an environment that has the stack without changing any installed version; ``mim search``, ``mim train``
-and ``mim test`` work from the wheel, and ``mim train`` from an editable install.
+and ``mim test`` work from the wheel and from an editable install; ``mim train`` runs a distillation config.
 
 The environment is a fresh venv whose ``.pth`` adds a folder of links to this interpreter's site-packages
 (everything but mmlavit), so no package is downloaded or copied."""
@@ -151,5 +151,11 @@ def test_editable_install_then_mim_train(stack_venv, cls_root):
     assert _freeze(py, tmp) == before
     # what tools/install_env.sh adds: mim looks in site-packages/mmlavit, which an editable install lacks
     os.symlink(osp.join(env['src'], 'mmlavit'), osp.join(env['site'], 'mmlavit'))
-    out, _, _ = _mim_train(env, cls_root, str(tmp / 'editable_wd'))
+    wd = str(tmp / 'editable_wd')
+    out, opts, run_dir = _mim_train(env, cls_root, wd)
     assert osp.join(env['src'], 'configs', 'lavit', 'lavit-t_synth-cls.py') in out
+    out = _run([py, '-m', 'mim', 'test', 'mmlavit', 'lavit-t_synth-cls.py', '--checkpoint',
+                osp.join(wd, 'epoch_1.pth'), '--work-dir', str(tmp / 'editable_test'), '--cfg-options', *opts,
+                'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+                'model.head.num_classes=4', 'data_preprocessor.num_classes=4'], cwd=run_dir)
+    assert 'accuracy/top1' in out and 'Testing finished successfully' in out
