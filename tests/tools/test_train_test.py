@@ -14,12 +14,12 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _data_opts(root, loaders=('train', 'val', 'test')):
-    return [f'{l}_dataloader.dataset.data_root={root}' for l in loaders]
+    return [f'{split}_dataloader.dataset.data_root={root}' for split in loaders]
 
 
 def _fast(loaders=('train', 'val', 'test'), bs=2):
-    return [o for l in loaders for o in (f'{l}_dataloader.batch_size={bs}', f'{l}_dataloader.num_workers=0',
-                                         f'{l}_dataloader.persistent_workers=False')]
+    return [o for s in loaders for o in (f'{s}_dataloader.batch_size={bs}', f'{s}_dataloader.num_workers=0',
+                                         f'{s}_dataloader.persistent_workers=False')]
 
 
 def _scalars(work_dir):
@@ -76,9 +76,9 @@ def test_classification_train_resume_test_load_from(tool, cls_root, tmp_path):
 
 
 def _detector_loads_backbone(ckpt):
+    from mmdet.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    from mmdet.registry import MODELS
     cfg = Config.fromfile(osp.join(ROOT, 'configs/lavit/mask-rcnn_lavit-t_fpn_synth-coco.py'))
     cfg.model.backbone.init_cfg.checkpoint = ckpt
     init_default_scope('mmdet')
@@ -158,7 +158,8 @@ def test_dist_train_two_processes_gloo(repo_root, cls_root, tmp_path):
     wd = str(tmp_path / 'wd')
     env = dict(os.environ, PORT='29533', OMP_NUM_THREADS='1', PYTHON=os.sys.executable)
     res = subprocess.run(['bash', 'tools/dist_train.sh', CLS, '2', '--work-dir', wd, '--cfg-options',
-                          *_data_opts(cls_root), *_fast(bs=4), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'],
+                          *_data_opts(cls_root), *_fast(bs=4), 'train_cfg.max_epochs=1',
+                          'train_cfg.val_interval=1'],
                          cwd=repo_root, capture_output=True, text=True, timeout=600, env=env)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-4000:]
