@@ -96,3 +96,33 @@ def test_build_model_normalises_as_the_runner_does():
     pre = model.data_preprocessor
     assert torch.allclose(pre.mean.view(-1), torch.tensor([123.675, 116.28, 103.53]))
     assert torch.allclose(pre.std.view(-1), torch.tensor([58.395, 57.12, 57.375])) and pre.to_rgb
+
+
+def test_benchmark_backbones_side_by_side(tmp_path):
+    """One interleaved run: LaViT-T, its twin and mmdet's PVTv2-b1 on small inputs; the table carries the
+    matmul peak, the peak share, the training step and the ratio lines; the layer table every stage."""
+    mod = _load('benchmark_backbones')
+    assert mod.main(['--models', 'LaViT-T', 'LaViT-T twin', 'mmdet PVTv2-b1', '--shapes', '64', '--train-shapes',
+                     '64', '--repeats', '1', '--warmup', '0', '--out-dir', str(tmp_path)]) == 0
+    table = (tmp_path / 'benchmark_backbones.md').read_text()
+    assert 'fp32 matmul peak measured in this run' in table and 'GFLOP/s' in table
+    rows = [line for line in table.splitlines() if line.startswith('| LaViT-T | ')]
+    assert len(rows) == 1 and rows[0].count('%') == 1 and '—' not in rows[0]  # timed fwd+bwd and saved bytes
+    assert '| LaViT-T over its all-attention twin |' in table and '| LaViT-T over mmdet PVTv2-b1 |' in table
+    assert '**LaViT-T over the fastest PVTv2-b1** | ' in table and '(mmdet)' in table
+    layers = (tmp_path / 'va_vs_la_layers.md').read_text()
+    assert sum(line.startswith('| 64×64') for line in layers.splitlines()) == 4
+    with pytest.raises(SystemExit, match='unknown model'):
+        mod.main(['--models', 'PVTv9', '--out-dir', str(tmp_path)])
+
+
+def test_benchmark_gpu_cpu_smoke(tmp_path):
+    """The GPU script's --device cpu --quick path: fp32, bf16 autocast and torch.compile (aot_eager), each
+    with a training step whose loss and gradients must be finite."""
+    mod = _load('benchmark_gpu')
+    assert mod.main(['--device', 'cpu', '--quick', '--models', 'LaViT-T', '--shapes', '64', '--modes', 'fp32',
+                     'amp-bf16', 'compile', '--out-dir', str(tmp_path)]) == 0
+    table = (tmp_path / 'benchmark_gpu.md').read_text()
+    for mode in ('fp32', 'amp-bf16', 'compile'):
+        assert f'| LaViT-T | 64×64 | 1 | {mode} |' in table
+    assert table.count('| True |') == 3

@@ -15,6 +15,7 @@ from experiments import last, train, write_table
 CONFIG = 'configs/lavit/lavit-t_synth-cls.py'
 VARIANTS = {
     'LaViT (ours: pooled-key Θ, local Ψ, DP loss, residual attn)': [],
+    "paper's chain: LA maps from the VA softmax map (la_chain=softmax)": ['model.backbone.la_chain=softmax'],
     'local Θ/Ψ on the full grids (la_transform=conv)': ['model.backbone.la_transform=conv'],
     'all-attention twin': ['model.backbone.all_attention=True'],
     'no DP loss': ['model.backbone.dp_loss_weight=0.0'],
@@ -34,14 +35,14 @@ def run(name, opts, seed, out_dir):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
-    p.add_argument('--variants', nargs='+', help='subset of variant names')
+    p.add_argument('--variants', nargs='+', help='subset of variant names, or their 0-based indices')
     p.add_argument('--out-dir', default='work_dirs/ablation')
     a = p.parse_args(argv)
     os.makedirs(a.out_dir, exist_ok=True)
     lines = [f'| variant | top-1 % (mean ± std, seeds {a.seeds}) | final loss_dp | train time (s) |',
              '|---|---|---|---|']
     for name, opts in VARIANTS.items():
-        if a.variants and name not in a.variants:
+        if a.variants and name not in a.variants and str(list(VARIANTS).index(name)) not in a.variants:
             continue
         rs = [run(name, opts, s, a.out_dir) for s in a.seeds]
         accs = [r[0] for r in rs]

@@ -1,57 +1,103 @@
 # Copyright (c) mmlavit contributors.
-"""Backbone speed/memory side by side, in one process: LaViT-T/S/B, their all-attention twins, mmdet's
-PVTv2-b1/b2/b3 and Swin-T, at 224², 512² and 800×1333; and the VA vs LA layer of every LaViT stage.
+"""Backbone speed/memory side by side, in one process with interleaved rounds: LaViT-T/S/B (and their
+all-attention twins), timm's and mmdet's PVTv2-b1/b2/b3 and Swin-T, at 224² (batch 8), 512² and 800×1344;
+the machine's fp32 matmul peak measured in the same run; and the VA vs LA layer of every LaViT stage.
 
     python tools/analysis_tools/benchmark_backbones.py --out-dir work_dirs/bench_backbones
-    python tools/analysis_tools/benchmark_backbones.py --models LaViT-T PVTv2-b1 --shapes 224 --repeats 5
+    python tools/analysis_tools/benchmark_backbones.py --models LaViT-T 'timm PVTv2-b1' --shapes 224
 
-Per model and input: forward latency (median and IQR of --repeats timed runs after --warmup), throughput
-(img/s), forward+backward latency (where --train-shapes), the bytes of activations saved for backward, and
-FLOPs (mmengine.analysis, multiply-accumulates). On CUDA also the peak allocated memory. Writes
-``benchmark_backbones.md``, ``throughput_vs_resolution.png``, ``flops_vs_time.png`` and
-``va_vs_la_layers.md`` under --out-dir. CPU by default; ``--device cuda`` when present.
+Per model and input: forward latency (best and median of --repeats rounds; in each round every model runs
+once, so background load hits all alike), throughput, the share of the matmul peak (2·MACs / time / peak),
+forward+backward latency and the bytes autograd saves for backward (at --train-shapes), and multiply-
+accumulates (mmengine's counter plus fused attention, :func:`mmlavit.models.backbones.flops.count_flops`).
+Writes ``benchmark_backbones.md``, ``va_vs_la_layers.md`` and two plots under --out-dir. timm is needed for
+the timm peers only (``pip install timm==1.0.31``). For CUDA, AMP and torch.compile see benchmark_gpu.py.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import platform
 import statistics
-import subprocess
 import sys
+import time
+from typing import Callable, Dict, List
 
 import torch
 
 import mmlavit  # noqa: F401
 from mmlavit.models import LaViT
-from mmlavit.models.backbones.lavit import LaViTAttention
-from experiments import saved_activation_bytes, time_runs, write_table
+from mmlavit.models.backbones.flops import count_flops
+from mmlavit.models.backbones.lavit import LaViTAttention, ScoreMap
 
-BATCH = {224: 8, 512: 1, 800: 1}  # typical: ImageNet-style batches at 224², one image at detection sizes
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from experiments import saved_activation_bytes, write_table  # noqa: E402
+
+BATCH = {224: 8}  # ImageNet-style batches at 224², one image at the larger sizes
+PVT_LAYERS = {'b1': [2, 2, 2, 2], 'b2': [3, 4, 6, 3], 'b3': [3, 4, 18, 3]}
+MODELS = ['LaViT-T', 'LaViT-T twin', 'LaViT-S', 'LaViT-B', 'timm PVTv2-b1', 'timm PVTv2-b2', 'timm PVTv2-b3',
+          'timm Swin-T', 'mmdet PVTv2-b1', 'mmdet PVTv2-b2', 'mmdet PVTv2-b3', 'mmdet Swin-T']
+ALL_MODELS = MODELS + ['LaViT-S twin', 'LaViT-B twin']
+# (LaViT, peer family): the headline ratio is against the fastest implementation of the peer
+PAIRS = [('LaViT-T', 'PVTv2-b1'), ('LaViT-S', 'PVTv2-b2'), ('LaViT-B', 'PVTv2-b3'), ('LaViT-S', 'Swin-T')]
 
 
-def build(name: str):
+def _timm():
+    try:
+        import timm
+    except ImportError as e:
+        raise SystemExit(
+            'the timm peers need timm: pip install timm==1.0.31 (or leave them out with --models)') from e
+    return timm
+
+
+def build(name: str, shape=(224, 224)) -> torch.nn.Module:
+    """A backbone by its table name; every one returns the 4 stage feature maps."""
     if name.startswith('LaViT'):
         arch, twin = name.split('-')[1][0].lower(), name.endswith('twin')
         return LaViT(arch, all_attention=twin, drop_path_rate=0.)
-    from mmdet.models.backbones import PyramidVisionTransformerV2, SwinTransformer
-    if name.startswith('PVTv2'):
-        layers = {'b1': [2, 2, 2, 2], 'b2': [3, 4, 6, 3], 'b3': [3, 4, 18, 3]}[name.split('-')[1]]
-        return PyramidVisionTransformerV2(embed_dims=64, num_layers=layers)
-    if name == 'Swin-T':
-        return SwinTransformer(embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24], window_size=7)
-    raise KeyError(name)
+    impl, net = name.split(' ', 1)
+    if impl == 'timm':
+        timm = _timm()
+        if net.startswith('PVTv2'):
+            return timm.create_model(f"pvt_v2_{net.split('-')[1]}", features_only=True)
+        if net == 'Swin-T':
+            return timm.create_model('swin_tiny_patch4_window7_224', features_only=True, img_size=shape,
+                                     strict_img_size=False)
+    if impl == 'mmdet':
+        from mmdet.models.backbones import PyramidVisionTransformerV2, SwinTransformer
+        if net.startswith('PVTv2'):
+            return PyramidVisionTransformerV2(embed_dims=64, num_layers=PVT_LAYERS[net.split('-')[1]])
+        if net == 'Swin-T':
+            return SwinTransformer(embed_dims=96, depths=[2, 2, 6, 2], num_heads=[
+                                   3, 6, 12, 24], window_size=7)
+    raise KeyError(f'unknown model {name!r}; known: {ALL_MODELS}')
 
 
-MODELS = ['LaViT-T', 'LaViT-T twin', 'LaViT-S', 'LaViT-S twin', 'LaViT-B', 'LaViT-B twin', 'PVTv2-b1', 'PVTv2-b2',
-          'PVTv2-b3', 'Swin-T']
+def sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
 
 
-def timeit(fn, device, warmup, repeats):
-    """(median, IQR, min) of the timed runs."""
-    ts = time_runs(fn, warmup, repeats, device)
-    q = statistics.quantiles(ts, n=4) if len(ts) >= 2 else [ts[0]] * 3
-    return statistics.median(ts), q[2] - q[0], min(ts)
+def interleaved(fns: Dict[str, Callable], device: str, warmup: int, repeats: int) -> Dict[str, List[float]]:
+    """Wall times of every fn, ``repeats`` rounds in which each runs once (after ``warmup`` rounds)."""
+    times = {k: [] for k in fns}
+    for r in range(warmup + repeats):
+        for k, fn in fns.items():
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            if r >= warmup:
+                times[k].append(time.perf_counter() - t0)
+    return times
+
+
+def matmul_peak(device: str = 'cpu', n: int = 2048, repeats: int = 5) -> float:
+    """fp32 matmul throughput of this machine (FLOP/s, 2·n³ per product), best of ``repeats``."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    best = min(interleaved({'mm': lambda: a @ b}, device, 1, repeats)['mm'])
+    return 2 * n ** 3 / best
 
 
 def release_memory() -> None:
@@ -65,24 +111,11 @@ def release_memory() -> None:
         pass
 
 
-def rss_gb() -> float:
-    try:
-        return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 30
-    except (OSError, ValueError):
-        return float('nan')
-
-
-def flops(model, shape):
-    from mmengine.analysis import get_model_complexity_info
-    from mmengine.logging import MMLogger
-    MMLogger.get_current_instance().setLevel('ERROR')
-    return get_model_complexity_info(model, input_shape=(3, *shape), show_table=False, show_arch=False)['flops']
-
-
-def machine(device):
+def machine(device: str) -> str:
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name'))
+        cpu = next(line.split(':', 1)[1].strip()
+                   for line in open('/proc/cpuinfo') if line.startswith('model name'))
     except (OSError, StopIteration):
         pass
     desc = f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads'
@@ -91,158 +124,195 @@ def machine(device):
     return desc
 
 
-def layer_table(shapes, device, warmup, repeats):
-    """VA vs LA layer of each LaViT-T stage: time, FLOPs and score-map bytes."""
-    from mmengine.analysis import FlopAnalyzer
+def train_step(model, x):
+    def step():
+        out = model(x)
+        sum(o.float().mean() for o in out).backward()
+        if hasattr(model, 'pop_aux_losses'):
+            model.pop_aux_losses()
+    return step
 
-    class First(torch.nn.Module):
+
+def measure_shape(names, shape, train, device, warmup, repeats, peak) -> List[dict]:
+    """Every model at one input size, interleaved: a list of row dicts."""
+    bs = BATCH.get(shape[0], 1) if shape[0] == shape[1] else 1
+    models = {}
+    for n in names:
+        models[n] = build(n, shape).to(device).eval()
+        if hasattr(models[n], 'init_weights'):
+            models[n].init_weights()
+    x = torch.randn(bs, 3, *shape, device=device)
+    rows = {n: dict(model=n, shape=shape, batch=bs, params=sum(p.numel() for p in m.parameters()) / 1e6)
+            for n, m in models.items()}
+    for n, m in models.items():
+        rows[n]['gmacs'] = count_flops(m.cpu(), (torch.randn(1, 3, *shape),)) / 1e9
+        m.to(device)
+    with torch.no_grad():
+        fwd = interleaved({n: (lambda m=m: m(x)) for n, m in models.items()}, device, warmup, repeats)
+    for n, ts in fwd.items():
+        r = rows[n]
+        r.update(fwd=min(ts), fwd_med=statistics.median(ts), tput=bs / min(ts))
+        r['peak_share'] = 2 * r['gmacs'] * 1e9 * bs / min(ts) / peak
+    release_memory()
+    if train:
+        for m in models.values():
+            m.train()
+        step = interleaved({n: train_step(m, x) for n, m in models.items()}, device, warmup, repeats)
+        for n, m in models.items():
+            rows[n].update(fwdbwd=min(step[n]), fwdbwd_med=statistics.median(step[n]))
+            rows[n]['saved_mb'] = saved_activation_bytes(lambda: m(x)) / 2 ** 20
+            if hasattr(m, 'pop_aux_losses'):
+                m.pop_aux_losses()
+            m.zero_grad(set_to_none=True)
+    for n in names:
+        r = rows[n]
+        fb = f", fwd+bwd {1e3 * r['fwdbwd']:.1f} ms" if train else ''
+        print(f"{n} {shape} bs{bs}: fwd {1e3 * r['fwd']:.1f} ms ({r['tput']:.2f} img/s, "
+              f"{100 * r['peak_share']:.0f}% of peak), {r['gmacs']:.2f} GMACs/img{fb}",
+              flush=True)
+    models.clear()
+    release_memory()
+    return [rows[n] for n in names]
+
+
+def layer_table(shapes, device, warmup, repeats):
+    """VA vs LA layer of each LaViT stage (the same layers in T, S and B: widths, heads and spatial
+    reductions agree; only depths and FFN widths differ): best-of time, MACs, map bytes."""
+
+    class Attn(torch.nn.Module):
         def __init__(self, attn, hw, prev_k_hw=None):
             super().__init__()
             self.attn, self.hw, self.prev_k_hw = attn, hw, prev_k_hw
 
         def forward(self, x, prev=None):
-            return self.attn(x, self.hw, prev, None, self.prev_k_hw)[0]
+            prev = None if prev is None else ScoreMap(prev, self.hw, self.prev_k_hw)
+            return self.attn(x, self.hw, prev, chain='pooled' if prev is not None else None)[0]
 
     ref = LaViT('tiny')
     dims, heads, srs = ref.arch['embed_dims'], ref.arch['num_heads'], ref.arch['sr_ratios']
-    lines = ['| input | stage | N queries | M keys (VA) / pooled (LA) | VA ms | LA ms | VA/LA time | VA/LA FLOPs | '
-             'score map MB VA / LA |', '|---|---|---|---|---|---|---|---|---|']
+    lines = ['| input | stage | N queries | M keys (VA) / pooled (LA) | VA ms | LA ms | VA/LA time '
+             '| VA/LA MACs |',
+             '|---|---|---|---|---|---|---|---|']
     ratios = []
     for shape in shapes:
+        bs = BATCH.get(shape[0], 1) if shape[0] == shape[1] else 1
         for i in range(4):
             hw = (-(-shape[0] // (4 * 2 ** i)), -(-shape[1] // (4 * 2 ** i)))
             n = hw[0] * hw[1]
             k = (hw[0] // srs[i], hw[1] // srs[i]) if srs[i] > 1 else hw
-            x = torch.randn(1, n, dims[i], device=device)
-            prev = torch.randn(1, heads[i], n, k[0] * k[1], device=device)
-            va = First(LaViTAttention(dims[i], heads[i], srs[i], 'va'), hw).to(device).eval()
-            la = First(LaViTAttention(dims[i], heads[i], srs[i], 'la'), hw, k).to(device).eval()
-            g = la.attn.key_grid[0] * la.attn.key_grid[1]
+            x = torch.randn(bs, n, dims[i], device=device)
+            # the LA layer's input map: what the VA layer before it hands on (pooled onto the key grid)
+            g = ref.stages[0].blocks[1].attn.key_grid
+            prev = torch.randn(bs, heads[i], n, g[0] * g[1], device=device)
+            va = Attn(LaViTAttention(dims[i], heads[i], srs[i], 'va'), hw).to(device).eval()
+            la = Attn(LaViTAttention(dims[i], heads[i], srs[i], 'la'), hw, g).to(device).eval()
             with torch.no_grad():
-                t_va = timeit(lambda: va(x), device, warmup, repeats)[2]  # best of N: robust to background load
-                t_la = timeit(lambda: la(x, prev), device, warmup, repeats)[2]
-            f_va = FlopAnalyzer(va, (x,)).unsupported_ops_warnings(False).total()
-            f_la = FlopAnalyzer(la, (x, prev)).unsupported_ops_warnings(False).total()
-            mb_va, mb_la = heads[i] * n * k[0] * k[1] * 4 / 2 ** 20, heads[i] * n * g * 4 / 2 ** 20
+                ts = interleaved({'va': lambda: va(x), 'la': lambda: la(x, prev)}, device, warmup, repeats)
+            t_va, t_la = min(ts['va']), min(ts['la'])
+            f_va = count_flops(va.cpu(), (x.cpu(),))
+            f_la = count_flops(la.cpu(), (x.cpu(), prev.cpu()))
             ratios.append(t_va / t_la)
-            lines.append(f'| {shape[0]}×{shape[1]} | {i} | {n} | {k[0] * k[1]} / {g} | {1e3 * t_va:.2f} | '
-                         f'{1e3 * t_la:.2f} | {t_va / t_la:.2f}× | {f_va / f_la:.2f}× | {mb_va:.1f} / {mb_la:.1f} |')
+            lines.append(f'| {shape[0]}×{shape[1]} (batch {bs}) | {i} | {n} | {k[0] * k[1]} / '
+                         f'{g[0] * g[1]} | '
+                         f'{1e3 * t_va:.2f} | {1e3 * t_la:.2f} | {t_va / t_la:.2f}× | {f_va / f_la:.2f}× |')
             print(lines[-1], flush=True)
     return lines, ratios
 
 
-def measure_model(name, shapes, train_shapes, dev, warmup, repeats):
-    """Every measurement of one model: a list of row dicts."""
-    rows = []
-    model = build(name).to(dev)
-    model.init_weights()
-    params = sum(q.numel() for q in model.parameters()) / 1e6
-    for shape in shapes:
-        bs = BATCH.get(shape[0], 1)
-        x = torch.randn(bs, 3, *shape, device=dev)
-        model.eval()
-        if dev.startswith('cuda'):
-            torch.cuda.reset_peak_memory_stats()
-        with torch.no_grad():
-            t_fwd, iqr, t_min = timeit(lambda: model(x), dev, warmup, repeats)
-        peak = torch.cuda.max_memory_allocated() / 2 ** 20 if dev.startswith('cuda') else None
-        r = dict(model=name, shape=shape, batch=bs, params=params, fwd=t_fwd, fwd_iqr=iqr, fwd_min=t_min,
-                 tput=bs / t_fwd, gflops=flops(model.cpu(), shape) / 1e9, peak=peak)
-        model.to(dev)
-        if shape in train_shapes:
-            model.train()
+def ratio_lines(rows, shapes) -> List[str]:
+    by = {(r['model'], r['shape']): r for r in rows}
+    cols = ' | '.join(f'{s[0]}×{s[1]}' for s in shapes)
+    lines = [f'| speed-up (forward, best of the rounds) | {cols} |',
+             '|---|' + '---|' * len(shapes)]
 
-            def step():
-                out = model(x)
-                sum(o.float().mean() for o in out).backward()
-            r['fwdbwd'], r['fwdbwd_iqr'], r['fwdbwd_min'] = timeit(step, dev, warmup, repeats)
-            r['saved_mb'] = saved_activation_bytes(lambda: model(x)) / 2 ** 20
-            model.zero_grad(set_to_none=True)
-            del step
-        rows.append(r)
-        del x
-        release_memory()
-        print(f"{name} {shape} bs{bs}: fwd {1e3 * t_fwd:.1f} ms ({r['tput']:.1f} img/s), "
-              f"{r['gflops']:.2f} GFLOPs/img" + (f", fwd+bwd {1e3 * r['fwdbwd']:.1f} ms" if 'fwdbwd' in r else '')
-              + f' [rss {rss_gb():.1f} GB]', flush=True)
-    return rows
+    def cell(a, b, s, key='fwd'):
+        return f"{by[(b, s)][key] / by[(a, s)][key]:.2f}×" if (a, s) in by and (b, s) in by else '—'
+    for size in 'TSB':
+        if any((f'LaViT-{size} twin', s) in by for s in shapes):
+            lines.append(f'| LaViT-{size} over its all-attention twin | '
+                         + ' | '.join(cell(f'LaViT-{size}', f'LaViT-{size} twin', s) for s in shapes) + ' |')
+    for a, peer in PAIRS:
+        for s_impl in ('timm', 'mmdet'):
+            if any((f'{s_impl} {peer}', s) in by for s in shapes):
+                lines.append(f'| {a} over {s_impl} {peer} | '
+                             + ' | '.join(cell(a, f'{s_impl} {peer}', s) for s in shapes) + ' |')
+        fastest = []
+        for s in shapes:
+            cands = [(by[(f'{i} {peer}', s)]['fwd'], i)
+                     for i in ('timm', 'mmdet') if (f'{i} {peer}', s) in by]
+            fastest.append(f"{min(cands)[0] / by[(a, s)]['fwd']:.2f}× ({min(cands)[1]})"
+                           if cands and (a, s) in by else '—')
+        lines.append(f'| **{a} over the fastest {peer}** | ' + ' | '.join(fastest) + ' |')
+    train = sorted({r['shape'] for r in rows if 'fwdbwd' in r})
+    if train:
+        cols = ' | '.join(f'{s[0]}×{s[1]}' for s in train)
+        lines += ['', f'| speed-up (forward + backward) | {cols} |',
+                  '|---|' + '---|' * len(train)]
+        for a, peer in PAIRS[:3] + [('LaViT-T', 'LaViT-T twin')]:
+            for b in ([peer] if peer.startswith('LaViT') else [f'timm {peer}', f'mmdet {peer}']):
+                if any((b, s) in by for s in train):
+                    lines.append(f'| {a} over {b} | ' + ' | '.join(cell(a, b, s, 'fwdbwd')
+                                 for s in train) + ' |')
+    return lines
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--models', nargs='+', default=MODELS)
-    p.add_argument('--shapes', nargs='+', default=['224', '512', '800x1333'])
+    p.add_argument('--models', nargs='+', default=MODELS, help=f'from {ALL_MODELS}')
+    p.add_argument('--shapes', nargs='+', default=['224', '512', '800x1344'])
     p.add_argument('--train-shapes', nargs='+', default=['224', '512'], help='also time forward+backward')
     p.add_argument('--warmup', type=int, default=1)
-    p.add_argument('--repeats', type=int, default=5)
-    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--threads', type=int, default=2, help='torch intra-op threads (the issue measures 2)')
+    p.add_argument('--device', default='cpu')
     p.add_argument('--skip-layers', action='store_true')
     p.add_argument('--out-dir', default='work_dirs/bench_backbones')
-    p.add_argument('--no-isolate', action='store_true', help='measure every model in this process')
-    p.add_argument('--worker', help=argparse.SUPPRESS)
-    p.add_argument('--worker-out', help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
     os.makedirs(a.out_dir, exist_ok=True)
     parse = lambda s: tuple(int(v) for v in s.split('x')) if 'x' in s else (int(s), int(s))  # noqa: E731
     shapes = [parse(s) for s in a.shapes]
     train_shapes = {parse(s) for s in a.train_shapes}
-    dev = a.device
+    for n in a.models:
+        if n not in ALL_MODELS:
+            raise SystemExit(f'unknown model {n!r}; known: {ALL_MODELS}')
+    peak = matmul_peak(a.device)
+    print(f'fp32 matmul peak: {peak / 1e9:.0f} GFLOP/s', flush=True)
     rows = []
-    if a.worker:  # one model in this process (see --no-isolate)
-        rows = measure_model(a.worker, shapes, train_shapes, dev, a.warmup, a.repeats)
-        with open(a.worker_out, 'w') as f:
-            json.dump(rows, f)
-        return 0
-    for name in a.models:
-        if a.no_isolate:
-            rows += measure_model(name, shapes, train_shapes, dev, a.warmup, a.repeats)
-            continue
-        # each model in a child process of this run, one after the other: the parent's resident memory
-        # otherwise grew by ~0.5 GB per measurement and a full run was OOM-killed on a 24 GiB machine
-        out = osp.join(a.out_dir, '.worker.json')
-        cmd = [sys.executable, __file__, '--worker', name, '--worker-out', out, '--device', dev, '--warmup',
-               str(a.warmup), '--repeats', str(a.repeats), '--shapes', *a.shapes, '--train-shapes', *a.train_shapes]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        sys.stdout.write('\n'.join(l for l in res.stdout.splitlines() if name in l) + '\n')
-        if res.returncode:
-            raise RuntimeError(f'{name} failed:\n{res.stderr[-2000:]}')
-        with open(out) as f:
-            rows += [dict(r, shape=tuple(r['shape'])) for r in json.load(f)]
-        os.remove(out)
-
-    head = [f'Machine: {machine(dev)}; device {dev}; median of {a.repeats} runs after {a.warmup} warm-up (IQR in '
-            'brackets); FLOPs = multiply-accumulates per image (mmengine.analysis); "saved act." = bytes autograd '
-            'keeps for backward.', '',
-            '| model | params (M) | input | batch | GFLOPs/img | fwd ms [IQR] | img/s | fwd+bwd ms [IQR] | saved act. MB |'
-            + (' peak MB |' if dev.startswith('cuda') else ''),
-            '|---|---|---|---|---|---|---|---|---|' + ('---|' if dev.startswith('cuda') else '')]
+    for shape in shapes:
+        rows += measure_shape(a.models, shape, shape in train_shapes, a.device, a.warmup, a.repeats, peak)
+    peak = max(peak, matmul_peak(a.device))  # again at the end: the better of the two
     for r in rows:
-        fb = f"{1e3 * r['fwdbwd']:.0f} [{1e3 * r['fwdbwd_iqr']:.0f}]" if 'fwdbwd' in r else '—'
+        r['peak_share'] = 2 * r['gmacs'] * 1e9 * r['batch'] / r['fwd'] / peak
+    head = [f'Machine: {machine(a.device)}; device {a.device}; fp32 matmul peak measured in this run: '
+            f'**{peak / 1e9:.0f} GFLOP/s** (2048² products). Forward in eval mode, best of {a.repeats} '
+            'interleaved '
+            f'rounds after {a.warmup} warm-up (median in brackets). MACs = multiply-accumulates per image '
+            '(mmengine + fused attention); "peak" = 2·MACs/time over the matmul peak; "saved act." = bytes '
+            'autograd '
+            'keeps for backward.', '',
+            '| model | params (M) | input | batch | GMACs/img | fwd ms [median] | img/s | peak '
+            '| fwd+bwd ms [median] '
+            '| saved act. MB |', '|---|---|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        fb = f"{1e3 * r['fwdbwd']:.0f} [{1e3 * r['fwdbwd_med']:.0f}]" if 'fwdbwd' in r else '—'
         sv = f"{r['saved_mb']:.0f}" if 'saved_mb' in r else '—'
         head.append(f"| {r['model']} | {r['params']:.1f} | {r['shape'][0]}×{r['shape'][1]} | {r['batch']} | "
-                    f"{r['gflops']:.2f} | {1e3 * r['fwd']:.0f} [{1e3 * r['fwd_iqr']:.0f}] | {r['tput']:.2f} | {fb} | {sv} |"
-                    + (f" {r['peak']:.0f} |" if r['peak'] is not None else ''))
-    # headline ratios: LaViT vs twin, and LaViT vs PVTv2 of comparable FLOPs
-    by = {(r['model'], r['shape']): r for r in rows}
-    head += ['', 'Speed-ups from the best of the timed runs (the minimum is the least disturbed by other load):', '',
-             '| ratio | ' + ' | '.join(f'{s[0]}×{s[1]}' for s in shapes) + ' |', '|---|' + '---|' * len(shapes)]
-    for a_, b_ in [('LaViT-T', 'LaViT-T twin'), ('LaViT-S', 'LaViT-S twin'), ('LaViT-B', 'LaViT-B twin'),
-                   ('LaViT-T', 'PVTv2-b1'), ('LaViT-S', 'PVTv2-b2'), ('LaViT-B', 'PVTv2-b3'), ('LaViT-S', 'Swin-T')]:
-        if all((m, s) in by for m in (a_, b_) for s in shapes):
-            head.append(f'| {a_} speed-up over {b_} (fwd) | '
-                        + ' | '.join(f"{by[(b_, s)]['fwd_min'] / by[(a_, s)]['fwd_min']:.2f}×" for s in shapes) + ' |')
+                    f"{r['gmacs']:.2f} | {1e3 * r['fwd']:.0f} [{1e3 * r['fwd_med']:.0f}] | {r['tput']:.2f} | "
+                    f"{100 * r['peak_share']:.0f}% | {fb} | {sv} |")
+    head += [''] + ratio_lines(rows, shapes)
     write_table(osp.join(a.out_dir, 'benchmark_backbones.md'), head)
-    plot(rows, shapes, a.out_dir)
+    plot(rows, a.out_dir)
     if not a.skip_layers:
-        lines, ratios = layer_table(shapes, dev, a.warmup, max(a.repeats, 5))
-        lines.append('')
-        lines.append(f'LA layer speed-up over the VA layer: min {min(ratios):.2f}×, max {max(ratios):.2f}× '
-                     f'over {len(ratios)} (input, stage) pairs.')
+        lines, ratios = layer_table(shapes, a.device, a.warmup, max(a.repeats, 5))
+        lines += ['', f'LA layer speed-up over the VA layer: min {min(ratios):.2f}×, max {max(ratios):.2f}× '
+                  'over '
+                  f'{len(ratios)} (input, stage) pairs (VA as in the all-attention twin: followed by VA).']
         write_table(osp.join(a.out_dir, 'va_vs_la_layers.md'), lines)
     return 0
 
 
-def plot(rows, shapes, out_dir):
+def plot(rows, out_dir):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -260,13 +330,15 @@ def plot(rows, shapes, out_dir):
         ax.grid(alpha=.3)
         fig.tight_layout()
         fig.savefig(osp.join(out_dir, fname), dpi=120)
+        plt.close(fig)
 
     loglog((7, 4.5), 'input pixels (thousands)', 'forward throughput (img/s)',
-           lambda ax, n, rs: ax.plot([r['shape'][0] * r['shape'][1] / 1e3 for r in rs], [r['tput'] for r in rs],
+           lambda ax, n, rs: ax.plot([r['shape'][0] * r['shape'][1] / 1e3 for r in rs],
+                                     [r['tput'] for r in rs],
                                      marker='o', label=n, linestyle='--' if 'twin' in n else '-'),
            'throughput_vs_resolution.png')
-    loglog((6, 4.5), 'GFLOPs per image', 'forward ms per image',
-           lambda ax, n, rs: ax.scatter([r['gflops'] for r in rs], [1e3 * r['fwd'] / r['batch'] for r in rs],
+    loglog((6, 4.5), 'GMACs per image', 'forward ms per image',
+           lambda ax, n, rs: ax.scatter([r['gmacs'] for r in rs], [1e3 * r['fwd'] / r['batch'] for r in rs],
                                         label=n, marker='x' if 'twin' in n else 'o'),
            'flops_vs_time.png')
 
