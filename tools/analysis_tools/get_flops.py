@@ -21,14 +21,15 @@ PAPER = {'tiny': (10.9, 1.6), 'small': (22.4, 3.3), 'base': (39.6, 6.1)}
 
 
 def complexity(backbone: torch.nn.Module, shape, head_classes: int = 1000):
-    from mmengine.analysis import get_model_complexity_info
     from mmengine.logging import MMLogger
+
+    from mmlavit.models.backbones.flops import count_flops
     MMLogger.get_current_instance().setLevel('ERROR')  # unsupported elementwise ops are not FLOPs here
     backbone.eval()
-    info = get_model_complexity_info(backbone, input_shape=(3, *shape), show_table=False, show_arch=False)
+    macs = count_flops(backbone, (torch.randn(1, 3, *shape),))  # mmengine's counter + fused attention
     last = backbone.out_channels[-1]
     params = sum(p.numel() for p in backbone.parameters()) + (last * head_classes + head_classes)
-    return params / 1e6, (info['flops'] + last * head_classes) / 1e9
+    return params / 1e6, (macs + last * head_classes) / 1e9
 
 
 def rows(archs, shape, twins=True):
