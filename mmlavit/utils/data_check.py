@@ -458,7 +458,9 @@ def check_checkpoint_fits(cfg: Config, config_path: str = '<config>') -> None:
     import logging
 
     from mmengine.logging import print_log
-    from mmengine.registry import MODELS, DefaultScope
+    from mmengine.registry import DefaultScope
+
+    from mmlavit.registry import build_model  # the default scope's registry, else mmlavit's
     model_cfg = cfg.get('model')
     jobs = []  # (what, checkpoint, module config, prefix)
     load_from = cfg.get('load_from')
@@ -476,7 +478,7 @@ def check_checkpoint_fits(cfg: Config, config_path: str = '<config>') -> None:
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
         for what, ckpt, node, prefix in jobs:
             try:
-                module = MODELS.build(dict(node, init_cfg=None) if 'init_cfg' in node else node)
+                module = build_model(dict(node, init_cfg=None) if 'init_cfg' in node else node)
             except Exception as e:  # noqa: BLE001 - not buildable here (e.g. a distiller's teacher): skip
                 print_log(f'{config_path}: could not build {what}\'s module to check {ckpt} ({e}); skipped',
                           logger='current', level=logging.DEBUG)
