@@ -326,7 +326,9 @@ class LaViTAttention(nn.Module):
         k, v = (self._heads(t) for t in self.kv(kv_in).chunk(2, dim=-1))
         pooled_free = chain == 'pooled' and k_hw == self.key_grid
         dense_residual = residual is not None and residual.basis is None
-        if need_attn or chain_softmax or chain == 'full' or pooled_free or dense_residual:
+        dropping = self.training and self.attn_drop.p > 0
+        softmax_dense = chain_softmax and (chain != 'pooled' or dropping)
+        if need_attn or softmax_dense or chain == 'full' or pooled_free or dense_residual:
             # explicit: the dense map is needed, is itself the pooled chain map (7×7 keys), or its residual
             # is already dense
             scores = (q * self.scale) @ k.transpose(-1, -2)
@@ -347,13 +349,22 @@ class LaViTAttention(nn.Module):
             b, h, m = k.shape[0], k.shape[1], k.shape[2]
             qf = torch.cat([qf, residual.factor.to(q.dtype)], dim=-1)
             kf = torch.cat([kf, residual.basis.to(k.dtype).expand(b, h, m, residual.basis.shape[1])], dim=-1)
-        d = v.shape[-1]
-        vf = F.pad(v, (0, qf.shape[-1] - d)) if qf.shape[-1] != d else v
+        d, vf = v.shape[-1], v
+        if chain == 'pooled' and chain_softmax:
+            # the paper's chain: pool_keys(softmax(S)) = softmax(S)·Pᵀ, the pooling matrix P as extra values
+            b, h, m = v.shape[:3]
+            pool_t = pool_rows(torch.eye(m, dtype=v.dtype, device=v.device), k_hw, self.key_grid).t()
+            vf = torch.cat([v, pool_t.expand(b, h, m, pool_t.shape[1])], dim=-1)
+        width = max(qf.shape[-1], vf.shape[-1])  # equal widths keep the fused kernel
+        qf_, kf_ = (F.pad(t, (0, width - t.shape[-1])) for t in (qf, kf))
+        vf = F.pad(vf, (0, width - vf.shape[-1]))
         drop = self.attn_drop.p if self.training else 0.
-        o = F.scaled_dot_product_attention(qf, kf, vf, dropout_p=drop, scale=1.)[..., :d]
-        out = self.proj_drop(self.proj(o.transpose(1, 2).reshape(x.shape)))
+        o = F.scaled_dot_product_attention(qf_, kf_, vf, dropout_p=drop, scale=1.)
+        out = self.proj_drop(self.proj(o[..., :d].transpose(1, 2).reshape(x.shape)))
         kept = None
-        if chain == 'pooled':  # pool_keys(qf·kfᵀ) = qf·pool_rows(kf)ᵀ
+        if chain == 'pooled' and chain_softmax:
+            kept = ScoreMap(o[..., d:d + self.key_grid[0] * self.key_grid[1]], hw, self.key_grid)
+        elif chain == 'pooled':  # pool_keys(qf·kfᵀ) = qf·pool_rows(kf)ᵀ
             kept = ScoreMap(qf @ pool_rows(kf, k_hw, self.key_grid).transpose(-1, -2), hw, self.key_grid)
         return out, kept, None, k_hw
 

@@ -362,12 +362,14 @@ def test_version1_checkpoint_through_pretrained_init_with_prefix(tmp_path):
         assert torch.allclose(m(x)[-1], d['outputs'][-1], atol=1e-5)
 
 
-def test_fused_attention_paths_equal_the_explicit_maps():
+@pytest.mark.parametrize('la_chain', ['scores', 'softmax'])
+def test_fused_attention_paths_equal_the_explicit_maps(la_chain):
     """Where no dense map is needed the VA layer runs the residual as extra features through
     scaled_dot_product_attention and hands on the pooled map as q·pool(k)ᵀ; recording the maps forces the
-    explicit path (dense QKᵀ + bilinear residual, pooled afterwards): same outputs, same DP loss."""
+    explicit path (dense QKᵀ + bilinear residual, pooled afterwards): same outputs, same DP loss. The paper's
+    chain gets its pooled softmax map as softmax(S)·Pᵀ from extra value columns."""
     torch.manual_seed(0)
-    m = LaViT('tiny', drop_path_rate=0.)
+    m = LaViT('tiny', drop_path_rate=0., la_chain=la_chain)
     m.init_weights()
     with torch.no_grad():
         for n, p in m.named_parameters():
