@@ -36,9 +36,10 @@ def test_dkd_hand_computed():
     t = torch.tensor([[0., L3, 0.]])
     tckd = 0.2 * math.log(0.6) + 0.8 * math.log(1.2)
     nckd = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
-    assert DKDLoss(alpha=1., beta=8., temperature=1.)(s, t, target).item() == pytest.approx(tckd + 8 * nckd,
-                                                                                          rel=1e-5)
-    assert DKDLoss(alpha=2., beta=0., temperature=1.)(s, t, target).item() == pytest.approx(2 * tckd, rel=1e-5)
+    dkd = DKDLoss(alpha=1., beta=8., temperature=1.)(s, t, target).item()
+    assert dkd == pytest.approx(tckd + 8 * nckd, rel=1e-5)
+    dkd = DKDLoss(alpha=2., beta=0., temperature=1.)(s, t, target).item()
+    assert dkd == pytest.approx(2 * tckd, rel=1e-5)
     assert DKDLoss()(t, t, target).item() == pytest.approx(0.0, abs=1e-6)
 
 
@@ -57,8 +58,8 @@ def test_clkd_hand_computed():
     assert loss.item() == pytest.approx(0.5 * (ins + 2 * cla), rel=1e-5)
     # raw logits (the literal formula): scaling the teacher changes only the correlation term:
     # B_T = [[2, −2], [−2, 2]], B_S = [[.5, −.5], [−.5, .5]] -> every entry differs by 1.5, L_cc = 2.25
-    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4, **E, cc_normalize=False)(zs, 2 * zs).item() == pytest.approx(0.4 * 2.25,
-                                                                                                 rel=1e-5)
+    raw = CLKDLoss(mu=0.5, beta=2.0, nu=0.4, **E, cc_normalize=False)(zs, 2 * zs).item()
+    assert raw == pytest.approx(0.4 * 2.25, rel=1e-5)
     # default (ours): the correlation of the row-normalised logits is scale-free -> the whole loss vanishes
     assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4, **E)(zs, 2 * zs).item() == pytest.approx(0.0, abs=1e-7)
     # and by hand on zs vs zt: rownorm(zt) = [[a, a], [0, 1]], a = 1/√2; centred: ±[a/2, (a − 1)/2]
@@ -67,8 +68,8 @@ def test_clkd_hand_computed():
     b_t = 2 * torch.outer(d, d)  # (N − 1) = 1, two rows ±d
     b_s = torch.tensor([[.5, -.5], [-.5, .5]])
     cc = (b_s - b_t).pow(2).mean().item()
-    assert CLKDLoss(mu=0.5, beta=2.0, nu=0.4, **E)(zs, zt).item() == pytest.approx(0.5 * (ins + 2 * cla) + 0.4 * cc,
-                                                                               rel=1e-5)
+    normed = CLKDLoss(mu=0.5, beta=2.0, nu=0.4, **E)(zs, zt).item()
+    assert normed == pytest.approx(0.5 * (ins + 2 * cla) + 0.4 * cc, rel=1e-5)
     assert CLKDLoss()(zt, zt).item() == pytest.approx(0.0, abs=1e-7)
     # reduction='row' (default): squared distances summed along each normalised row, averaged over rows;
     # L_cc summed over the C×C entries. Here N = C = 2: each row holds 2 elements, B holds 4.

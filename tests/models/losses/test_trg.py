@@ -59,8 +59,8 @@ def test_global_term_hand_computed_and_schedule():
     tokens = torch.tensor([[[1., 0.], [0., 1.]]]).transpose(1, 2).reshape(1, 2, 1, 2)
     out = loss(tokens, tokens)
     tau = 0.5
-    assert out['loss_trg_global'].item() == pytest.approx(-math.log(math.exp(1 / tau) / (math.exp(1 / tau) + 1)),
-                                                         rel=1e-5)
+    want = -math.log(math.exp(1 / tau) / (math.exp(1 / tau) + 1))
+    assert out['loss_trg_global'].item() == pytest.approx(want, rel=1e-5)
     assert loss.tau == pytest.approx(0.5)
     loss.set_progress(1.0)
     assert loss.tau == pytest.approx(0.07)
@@ -110,7 +110,8 @@ def test_trg_warmup_scales_all_three_terms():
     no_ramp.load_state_dict(loss.state_dict())
     no_ramp.set_progress(0.25)
     torch.manual_seed(1)
-    assert part['loss_trg_global'].item() == pytest.approx(0.5 * no_ramp(s, t)['loss_trg_global'].item(), rel=1e-5)
+    half = 0.5 * no_ramp(s, t)['loss_trg_global'].item()
+    assert part['loss_trg_global'].item() == pytest.approx(half, rel=1e-5)
     with pytest.raises(ValueError, match='fraction of training'):
         TRGLoss(4, 4, warmup=2.0)
 
