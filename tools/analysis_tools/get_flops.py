@@ -68,6 +68,7 @@ def main(argv=None):
     shape = (a.shape[0], a.shape[-1])
     if a.config:
         from mmengine.config import Config
+
         from mmlavit.registry import MODELS
         cfg = Config.fromfile(a.config)
         bb = dict(cfg.model.backbone, init_cfg=None)
