@@ -4,7 +4,8 @@
     python demo/image_demo.py IMAGE CONFIG CHECKPOINT --out-file pred.png [--device cpu] [--score-thr 0.3]
 
 The config's ``default_scope`` picks the toolbox's own inference API (mmdet ``init_detector`` /
-``inference_detector``, mmseg ``init_model`` / ``inference_model``, mmpretrain ``ImageClassificationInferencer``)
+``inference_detector``, mmseg ``init_model`` / ``inference_model``, mmpretrain
+``ImageClassificationInferencer``)
 and its visualizer draws the result.
 """
 import argparse
@@ -57,8 +58,8 @@ def main(argv=None):
         result = inferencer(a.img, show_dir=None)[0]
         print(f'pred: {result["pred_class"] if "pred_class" in result else result["pred_label"]} '
               f'({result["pred_score"]:.3f})')
-        from mmpretrain.visualization import UniversalVisualizer
         from mmpretrain.structures import DataSample
+        from mmpretrain.visualization import UniversalVisualizer
         vis = UniversalVisualizer()
         sample = DataSample().set_pred_label(result['pred_label']).set_pred_score(result['pred_scores'])
         vis.visualize_cls(image, sample, classes=inferencer.classes, out_file=a.out_file)

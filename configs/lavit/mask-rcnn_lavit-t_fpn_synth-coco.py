@@ -2,7 +2,8 @@
 # evaluated by the stock CocoMetric (bbox + segm). The README's demo runs this config.
 # The backbone starts from the small classification config's checkpoint (train it first:
 #   python tools/train.py configs/lavit/lavit-t_synth-cls.py   -> work_dirs/lavit-t_synth-cls/epoch_15.pth),
-# loaded through init_cfg=Pretrained with prefix='backbone.' exactly as the COCO configs load ImageNet weights.
+# loaded through init_cfg=Pretrained with prefix='backbone.' exactly as the COCO configs load ImageNet
+# weights.
 # The heads are slimmed (128-channel FPN, 64-channel mask head) so that most of the time goes to training
 # steps rather than to 256-channel convolutions over tiny images.
 _base_ = [
@@ -13,9 +14,11 @@ _base_ = [
 ]
 ch = 128
 pretrained = 'work_dirs/lavit-t_synth-cls/epoch_15.pth'
-pretrain_config = 'configs/lavit/lavit-t_synth-cls.py'  # named by tools/train.py when the checkpoint is missing
+# named by tools/train.py when the checkpoint is missing
+pretrain_config = 'configs/lavit/lavit-t_synth-cls.py'
 model = dict(
-    backbone=dict(arch='tiny-lowsr', la_key_grid=4, drop_path_rate=0.0,  # the classifier's arch: its keys load
+    # the classifier's arch: its keys load
+    backbone=dict(arch='tiny-lowsr', la_key_grid=4, drop_path_rate=0.0,
                   init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(out_channels=ch),
     rpn_head=dict(in_channels=ch, feat_channels=ch, anchor_generator=dict(scales=[4])),

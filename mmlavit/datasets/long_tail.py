@@ -17,7 +17,8 @@ def long_tail_counts(max_count: int, num_classes: int, imbalance_factor: float) 
         return [max_count]
     # written as Cao et al.'s reference code computes it, so the counts match it exactly (CIFAR-100-LT at
     # factor 100: 10,847 images)
-    return [max(1, int(max_count * (1. / imbalance_factor) ** (c / (num_classes - 1.)))) for c in range(num_classes)]
+    return [max(1, int(max_count * (1. / imbalance_factor) ** (c / (num_classes - 1.))))
+            for c in range(num_classes)]
 
 
 @register('dataset')
@@ -61,7 +62,8 @@ class LongTailDataset:
         n_max = self.max_count or min(len(v) for v in per_class.values())
         rng = np.random.default_rng(self.seed)
         order = rng.permutation(classes) if self.shuffle_classes else classes
-        self.class_counts = dict(zip(order.tolist(), long_tail_counts(n_max, len(order), self.imbalance_factor)))
+        counts = long_tail_counts(n_max, len(order), self.imbalance_factor)
+        self.class_counts = dict(zip(order.tolist(), counts))
         keep = []
         for c, n in self.class_counts.items():
             idx = per_class[c]

@@ -141,7 +141,8 @@ def make_coco(root: str, num_train: int = 160, num_val: int = 32, img_size: Tupl
                     continue
                 ys, xs = np.nonzero(mask)
                 x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-                flat = [round(float(c), 2) for p in poly for c in (min(max(p[0], 0), w), min(max(p[1], 0), h))]
+                flat = [round(float(c), 2) for p in poly
+                        for c in (min(max(p[0], 0), w), min(max(p[1], 0), h))]
                 anns.append(dict(id=ann_id, image_id=img_id, category_id=cat + 1, segmentation=[flat],
                                  area=float(mask.sum()), bbox=[float(x0), float(y0), float(x1 - x0),
                                                                float(y1 - y0)], iscrowd=0))

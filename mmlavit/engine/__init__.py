@@ -5,4 +5,5 @@ from .random_state import RandomStateHook
 
 __all__ = [
     'DivergenceError', 'DivergenceGuardHook', 'nonfinite_terms', 'RandomStateHook',
-    'AuxiliaryLossHook', 'DistillerProgressHook', 'ProgressBarHook', 'collect_aux_losses', 'install_aux_losses']
+    'AuxiliaryLossHook', 'DistillerProgressHook', 'ProgressBarHook', 'collect_aux_losses',
+    'install_aux_losses']

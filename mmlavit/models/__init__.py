@@ -1,4 +1,4 @@
 from .backbones import *  # noqa: F401,F403
-from .losses import *  # noqa: F401,F403
 from .distillers import *  # noqa: F401,F403
 from .fewshot import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403

@@ -4,7 +4,6 @@ import hashlib
 import os.path as osp
 
 import numpy as np
-from PIL import Image
 
 import mmlavit  # noqa: F401
 from mmlavit.datasets import synthetic
@@ -68,7 +67,8 @@ def test_deterministic_by_seed(tmp_path):
                 h.update(f.read_bytes())
         return h.hexdigest()
     for name, seed in (('a', 3), ('b', 3), ('c', 4)):
-        synthetic.make_imagenet(str(tmp_path / name), num_classes=2, train_per_class=2, val_per_class=1, seed=seed)
+        synthetic.make_imagenet(str(tmp_path / name), num_classes=2, train_per_class=2, val_per_class=1,
+                                seed=seed)
     assert digest('a') == digest('b') != digest('c')
 
 

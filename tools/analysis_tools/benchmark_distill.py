@@ -19,6 +19,7 @@ from mmengine.registry import DefaultScope
 
 import mmlavit  # noqa: F401
 from mmlavit.models import SingleTeacherDistiller
+
 from experiments import ROOT, saved_activation_bytes, time_runs, write_table
 
 CH = {'resnet8x4': 256, 'resnet32x4': 256}

@@ -23,8 +23,9 @@ from mmengine.runner import Runner
 
 import mmlavit  # noqa: F401
 from mmlavit.models.distillers import check_no_legacy_distiller
-from model_analysis import build_model
+
 from experiments import write_table
+from model_analysis import build_model
 
 
 def _term(v):

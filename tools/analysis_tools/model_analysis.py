@@ -49,7 +49,8 @@ def attention_maps(model: torch.nn.Module, images: torch.Tensor) -> Tuple[List[t
     finally:
         backbone.record_attention = False
         backbone.attention_maps = []
-    where = [(i, j, blk.mode) for i, stage in enumerate(backbone.stages) for j, blk in enumerate(stage.blocks)]
+    where = [(i, j, blk.mode) for i, stage in enumerate(backbone.stages)
+             for j, blk in enumerate(stage.blocks)]
     return maps, where
 
 

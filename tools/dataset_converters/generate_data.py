@@ -30,7 +30,8 @@ def main(argv=None):
                    help='imagenet: number of classes; fewshot: train val test class counts')
     p.add_argument('--per-class', type=int, help='fewshot: images per class')
     p.add_argument('--img-size', type=int, nargs='+', help='H W (coco/ade20k) or side (imagenet/fewshot)')
-    p.add_argument('--val-fraction', type=float, help='digits: share of each class held out for val (default 0.3)')
+    p.add_argument('--val-fraction', type=float,
+                   help='digits: share of each class held out for val (default 0.3)')
     p.add_argument('--force', action='store_true', help='write into a non-empty folder')
     a = p.parse_args(argv)
     if a.val_fraction is not None and a.kind != 'digits':
