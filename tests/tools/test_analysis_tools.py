@@ -9,7 +9,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py'))
+    path = osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -39,6 +40,7 @@ def test_saturation_report_and_attention_vis(cls_root, tmp_path, capsys):
     out = tmp_path / 'attn.png'
     # the untrained config model; an empty checkpoint argument is not allowed, so save one first
     import torch
+
     from model_analysis import build_model
     _, model = build_model(cfg)
     torch.save({'state_dict': model.state_dict()}, tmp_path / 'm.pth')
@@ -91,6 +93,7 @@ def test_distill_gradients_rejects_a_config_without_distiller():
 def test_build_model_normalises_as_the_runner_does():
     """The config's top-level data_preprocessor (mean/std, BGR->RGB) is the model's, as in training."""
     import torch
+
     from model_analysis import build_model
     _, model = build_model(osp.join(ROOT, 'configs', 'lavit', 'lavit-t_synth-cls.py'))
     pre = model.data_preprocessor
@@ -102,8 +105,9 @@ def test_benchmark_backbones_side_by_side(tmp_path):
     """One interleaved run: LaViT-T, its twin and mmdet's PVTv2-b1 on small inputs; the table carries the
     matmul peak, the peak share, the training step and the ratio lines; the layer table every stage."""
     mod = _load('benchmark_backbones')
-    assert mod.main(['--models', 'LaViT-T', 'LaViT-T twin', 'mmdet PVTv2-b1', '--shapes', '64', '--train-shapes',
-                     '64', '--repeats', '1', '--warmup', '0', '--out-dir', str(tmp_path)]) == 0
+    assert mod.main(['--models', 'LaViT-T', 'LaViT-T twin', 'mmdet PVTv2-b1', '--shapes', '64',
+                     '--train-shapes', '64', '--repeats', '1', '--warmup', '0',
+                     '--out-dir', str(tmp_path)]) == 0
     table = (tmp_path / 'benchmark_backbones.md').read_text()
     assert 'fp32 matmul peak measured in this run' in table and 'GFLOP/s' in table
     rows = [line for line in table.splitlines() if line.startswith('| LaViT-T | ')]

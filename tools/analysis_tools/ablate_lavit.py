@@ -12,6 +12,7 @@ import statistics
 import sys
 
 from experiments import last, train, write_table
+
 CONFIG = 'configs/lavit/lavit-t_synth-cls.py'
 VARIANTS = {
     'LaViT (ours: pooled-key Θ, local Ψ, DP loss, residual attn)': [],
@@ -20,7 +21,8 @@ VARIANTS = {
     'all-attention twin': ['model.backbone.all_attention=True'],
     'no DP loss': ['model.backbone.dp_loss_weight=0.0'],
     'no residual attention downsampling': ['model.backbone.residual_attention=False'],
-    "literal dense Θ/Ψ (la_transform='full')": ["model.backbone.la_transform=full", 'model.backbone.img_size=64'],
+    "literal dense Θ/Ψ (la_transform='full')": ["model.backbone.la_transform=full",
+                                                'model.backbone.img_size=64'],
     'Ψ with a 5×5 kernel': ['model.backbone.transform_kernel=5'],
 }
 

@@ -5,7 +5,8 @@ become nearly identical). Writes a Markdown table and a PNG plot.
 
     python tools/analysis_tools/attention_saturation.py \\
         --model LaViT configs/lavit/lavit-t_synth-cls.py work_dirs/lavit-t_synth-cls/epoch_15.pth \\
-        --model twin configs/lavit/lavit-t-allattn_synth-cls.py work_dirs/lavit-t-allattn_synth-cls/epoch_15.pth \\
+        --model twin configs/lavit/lavit-t-allattn_synth-cls.py \\
+                     work_dirs/lavit-t-allattn_synth-cls/epoch_15.pth \\
         --num-images 64 --out-dir work_dirs/saturation
 """
 import argparse
@@ -13,10 +14,10 @@ import os
 import os.path as osp
 import sys
 
-import torch
 from mmengine.dataset import pseudo_collate
 
 import mmlavit  # noqa: F401
+
 from model_analysis import attention_maps, build_model, successive_similarity
 
 
@@ -30,7 +31,8 @@ def load_images(cfg, model, n):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--model', nargs=3, action='append', metavar=('NAME', 'CONFIG', 'CHECKPOINT'), required=True,
+    p.add_argument('--model', nargs=3, action='append', metavar=('NAME', 'CONFIG', 'CHECKPOINT'),
+                   required=True,
                    help="a model to report; CHECKPOINT 'none' = untrained")
     p.add_argument('--num-images', type=int, default=64)
     p.add_argument('--data-root', help="override the first config's val_dataloader.dataset.data_root")

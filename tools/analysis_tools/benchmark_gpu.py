@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import benchmark_backbones as bb  # noqa: E402
+
 from experiments import write_table  # noqa: E402
 
 MODELS = ['LaViT-T', 'LaViT-T twin', 'LaViT-S', 'LaViT-B', 'timm PVTv2-b1', 'timm PVTv2-b2', 'timm PVTv2-b3',

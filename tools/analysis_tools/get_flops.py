@@ -45,7 +45,8 @@ def rows(archs, shape, twins=True):
 
 
 def markdown(rs, shape):
-    lines = [f'| model | params (M) | FLOPs (G) @ {shape[0]}×{shape[1]} | paper params / FLOPs | Δ params | Δ FLOPs |',
+    lines = [f'| model | params (M) | FLOPs (G) @ {shape[0]}×{shape[1]} | paper params / FLOPs '
+             '| Δ params | Δ FLOPs |',
              '|---|---|---|---|---|---|']
     for r in rs:
         if r['paper'] and tuple(shape) == (224, 224):

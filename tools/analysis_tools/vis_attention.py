@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import mmlavit  # noqa: F401
+
 from model_analysis import attention_maps, build_model, find_lavit
 
 

@@ -1,4 +1,5 @@
-# The generated COCO-format shapes (python tools/dataset_converters/generate_data.py coco data/synthetic_coco),
+# The generated COCO-format shapes
+# (python tools/dataset_converters/generate_data.py coco data/synthetic_coco),
 # read by mmdet's stock CocoDataset and evaluated by the stock CocoMetric (bbox + segm).
 dataset_type = 'CocoDataset'
 data_root = 'data/synthetic_coco/'
