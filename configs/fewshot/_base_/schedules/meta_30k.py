@@ -13,4 +13,6 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000, max_keep_ckpts=1,
                     save_best='fewshot/accuracy', rule='greater'))
 log_processor = dict(by_epoch=False)
-custom_hooks = [dict(type='ProgressBarHook')]
+# stop at the first non-finite meta-training loss, before a checkpoint of that state is written; keep the
+# random state in checkpoints for an exact --resume
+custom_hooks = [dict(type='ProgressBarHook'), dict(type='DivergenceGuardHook'), dict(type='RandomStateHook')]
