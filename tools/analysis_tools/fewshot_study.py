@@ -118,7 +118,13 @@ def run_one(a, shots: int, m: str, s: int, wait: bool) -> Optional[dict]:
     opts = extra + [f'train_dataloader.dataset.seed={s}']
     done = osp.join(wd + '_test', 'meta_test.json')
     finished = osp.isfile(osp.join(wd, 'run.json'))
-    if a.collect or (not finished and osp.exists(wd + '.claim') and not claim_mine.get(wd)):
+    if a.collect:  # read back only: never train (an edited config would make train() start the run again)
+        if not (finished and osp.isfile(done)):
+            return None
+        with open(done) as f, open(osp.join(wd + '_test', 'episodes.json')) as g, \
+                open(osp.join(wd, 'run.json')) as h:
+            return dict(json.load(f)['metrics'], records=json.load(g), train_s=json.load(h)['seconds'])
+    if not finished and osp.exists(wd + '.claim') and not claim_mine.get(wd):
         if a.collect and not osp.isfile(done):
             return None
         if not a.collect:
