@@ -1,4 +1,5 @@
-# GP-ANIL (ANIL + adaptive pseudo-labels; the propagation has its own Conv-4), Conv-4, miniImageNet 5-way 5-shot; 30k meta-iterations, meta-test on 600 episodes:
+# GP-ANIL (ANIL + adaptive pseudo-labels; the propagation has its own Conv-4), Conv-4, miniImageNet 5-way
+# 5-shot; 30k meta-iterations, meta-test on 600 episodes:
 #   python tools/test.py configs/fewshot/gp-anil_conv4_mini-imagenet-5way-5shot.py <best ckpt>
 _base_ = ['./_base_/models/maml_conv4.py', './_base_/datasets/mini-imagenet_5way-5shot.py',
           './_base_/schedules/meta_30k.py']

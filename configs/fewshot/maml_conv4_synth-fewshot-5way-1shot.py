@@ -3,4 +3,5 @@
 # 400 meta-iterations on a CPU in minutes, meta-test on 600 episodes (mean ± 95 % CI).
 _base_ = ['./_base_/models/maml_conv4.py', './_base_/datasets/synth-fewshot_5way-1shot.py',
           './_base_/schedules/meta_small.py']
-model = dict(type='MAML', img_size=32, backbone=dict(channels=32))  # 32-channel Conv-4 (as in MAML's miniImageNet runs)
+# 32-channel Conv-4 (as in MAML's miniImageNet runs)
+model = dict(type='MAML', img_size=32, backbone=dict(channels=32))

@@ -16,10 +16,11 @@ import os.path as osp
 import sys
 
 import torch
-from experiments import time_runs, write_table
 
 import mmlavit  # noqa: F401
 from mmlavit.models import ANIL, BOIL, GPANIL, GPBOIL, GPMAML, MAML
+
+from experiments import time_runs, write_table
 
 CLASSES = {'MAML': MAML, 'ANIL': ANIL, 'BOIL': BOIL, 'GP-MAML': GPMAML, 'GP-ANIL': GPANIL, 'GP-BOIL': GPBOIL}
 

@@ -26,6 +26,7 @@ import time
 from typing import Dict, List, Optional
 
 import numpy as np
+
 from experiments import repo_path, train, write_table
 
 METHODS = ['maml', 'gp-maml', 'anil', 'gp-anil', 'boil', 'gp-boil', 'gp-maml-self', 'gp-maml-split',

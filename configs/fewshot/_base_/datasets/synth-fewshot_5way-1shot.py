@@ -8,7 +8,8 @@ data_command = 'python tools/dataset_converters/generate_data.py fewshot data/sy
 img_size = 32
 pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(img_size, img_size))]
 train_dataloader = dict(num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root=data_root, pipeline=pipeline, cache=True, num_episodes=4 * 400))
+                        dataset=dict(data_root=data_root, pipeline=pipeline, cache=True,
+                                     num_episodes=4 * 400))
 val_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
                       dataset=dict(data_root=data_root, pipeline=pipeline, cache=True, num_episodes=100))
 test_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
