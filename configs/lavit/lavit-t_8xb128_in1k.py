@@ -1,6 +1,7 @@
-# LaViT-T on ImageNet-1k, 300 epochs, 8 GPUs x 128 images. Recipe (papers.md, "not found" -> the
-# PVTv2/DeiT recipe): AdamW lr 5e-4 x batch/512, wd 0.05, cosine, 5 warm-up epochs, RandAugment,
-# Mixup 0.8, CutMix 1.0, label smoothing 0.1, random erasing 0.25, drop path 0.1.
+# LaViT-T on ImageNet-1k, 300 epochs, 8 GPUs x 128 images. Recipe (the paper gives none; ours:
+# the PVTv2/DeiT recipe, docs/references.md): AdamW lr 5e-4 x batch/512, wd 0.05, cosine,
+# 5 warm-up epochs, RandAugment, Mixup 0.8, CutMix 1.0, label smoothing 0.1, random erasing 0.25,
+# drop path 0.1.
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',

@@ -139,7 +139,7 @@ def check_pretrained_paths(cfg: Config, config_path: str = '<config>') -> None:
             raise DatasetNotFoundError(
                 f'{config_path}: the distiller\'s teacher checkpoint "{ckpt}" does not exist. Train the '
                 'teacher '
-                f'first with `{how}` (see the config\'s header), or point distiller.teacher.checkpoint at '
+                f'first with `{how}` (see the config\'s header), or point model.teacher.checkpoint at '
                 'it.')
 
 
