@@ -2,7 +2,7 @@
 """Mirrors the test tool of the config's scope (mmpretrain's, mmdet's or mmseg's ``tools/test.py``):
 ``--show-dir`` writes the predictions drawn on the images through the config's visualization hook
 (DetVisualizationHook, SegVisualizationHook or mmpretrain's VisualizationHook); ``--tta`` and ``--out`` /
-``--out-item`` do what that scope's tool does (table in :mod:`mmlavit.utils.tool_parity`)."""
+``--out-item`` do what that scope's tool does (table in :mod:`mmlavit.apis.tool_parity`)."""
 import argparse
 import os
 import os.path as osp
@@ -13,9 +13,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlavit  # noqa: F401
-from mmlavit.utils import (DatasetNotFoundError, check_dataset_paths, init_cpu_dist_if_needed, load_config,
-                           shutdown_dist)
-from mmlavit.utils.tool_parity import ToolFlagError, apply_tta, output_for
+from mmlavit.apis import DatasetNotFoundError, check_dataset_paths, load_config
+from mmlavit.apis.tool_parity import ToolFlagError, apply_tta, output_for
+from mmlavit.utils import init_cpu_dist_if_needed, shutdown_dist
 
 
 def parse_args(argv=None):

@@ -1,6 +1,6 @@
 # Copyright (c) mmlavit contributors. Train a model from an mmpretrain / mmdet / mmseg / mmlavit config.
 """Mirrors mmdet's ``tools/train.py``; the config's ``default_scope`` decides which toolbox's registries
-build it, and ``--auto-scale-lr`` behaves as that toolbox's own tool (:mod:`mmlavit.utils.tool_parity`).
+build it, and ``--auto-scale-lr`` behaves as that toolbox's own tool (:mod:`mmlavit.apis.tool_parity`).
 mmlavit is imported first, so our types and ``_base_ = 'mmlavit::...'`` are available."""
 import argparse
 import logging
@@ -13,9 +13,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlavit  # noqa: F401  (registers our types, the mmlavit:: config scope, safe checkpoint loading)
-from mmlavit.utils import (DatasetNotFoundError, check_inputs, init_cpu_dist_if_needed, load_config,
-                           shutdown_dist)
-from mmlavit.utils.tool_parity import ToolFlagError, enable_auto_scale_lr
+from mmlavit.apis import DatasetNotFoundError, check_inputs, load_config
+from mmlavit.apis.tool_parity import ToolFlagError, enable_auto_scale_lr
+from mmlavit.utils import init_cpu_dist_if_needed, shutdown_dist
 
 
 def parse_args(argv=None):
@@ -58,7 +58,7 @@ def build_cfg(args) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
-    if args.auto_scale_lr:  # as the config's upstream tool does (mmlavit.utils.tool_parity)
+    if args.auto_scale_lr:  # as the config's upstream tool does (mmlavit.apis.tool_parity)
         enable_auto_scale_lr(cfg, args.config)
 
     if args.resume == 'auto':

@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 import mmlavit  # noqa: F401
-from mmlavit.utils.data_check import (DataFormatError, check_class_folders, check_coco_json,
-                                      check_dataset_files, check_seg_folders)
+from mmlavit.apis.data_check import (DataFormatError, check_class_folders, check_coco_json,
+                                     check_dataset_files, check_seg_folders)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RETINANET = 'configs/lavit/retinanet_lavit-t_fpn_synth-coco.py'

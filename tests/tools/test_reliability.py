@@ -90,7 +90,7 @@ def _tiny_ckpt(path, step):
 def test_truncated_latest_checkpoint_is_refused_naming_the_previous_one(tool, cls_root, tmp_path):
     from mmengine.config import Config
 
-    from mmlavit.utils.data_check import CheckpointError, check_resume_checkpoint
+    from mmlavit.apis.data_check import CheckpointError, check_resume_checkpoint
     wd = tmp_path / 'wd'
     wd.mkdir()
     for step in (1, 2):
@@ -167,7 +167,7 @@ def test_load_from_of_another_architecture_is_refused(tool, cls_root, tmp_path):
 def test_backbone_init_cfg_of_another_architecture_is_refused(tmp_path):
     from mmengine.config import Config
 
-    from mmlavit.utils.data_check import CheckpointMismatchError, check_checkpoint_fits
+    from mmlavit.apis.data_check import CheckpointMismatchError, check_checkpoint_fits
     ckpt = tmp_path / 'resnet18.pth'
     _resnet18_ckpt(ckpt)
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'lavit', 'retinanet_lavit-t_fpn_synth-coco.py'))
@@ -184,7 +184,7 @@ def test_load_from_with_missing_and_unexpected_keys_warns_with_the_names(tmp_pat
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
 
-    from mmlavit.utils import data_check
+    from mmlavit.apis import data_check
     cfg = Config.fromfile(CLS)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         sd = MODELS.build(cfg.model).state_dict()

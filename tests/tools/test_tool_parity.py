@@ -1,5 +1,5 @@
 """``--auto-scale-lr``, ``--tta``, ``--out`` (+ mmpretrain's ``--out-item``) of tools/train.py and
-tools/test.py behave as the upstream tool of each scope (mmlavit.utils.tool_parity); one small config per
+tools/test.py behave as the upstream tool of each scope (mmlavit.apis.tool_parity); one small config per
 scope, one training iteration."""
 import glob
 import os.path as osp
@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 
 import mmlavit  # noqa: F401
-from mmlavit.utils.tool_parity import ToolFlagError, apply_tta, enable_auto_scale_lr, output_for
+from mmlavit.apis.tool_parity import ToolFlagError, apply_tta, enable_auto_scale_lr, output_for
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS = 'configs/lavit/lavit-t_synth-cls.py'

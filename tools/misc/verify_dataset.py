@@ -20,8 +20,8 @@ from mmengine.config import DictAction
 from mmengine.utils import track_parallel_progress, track_progress
 
 import mmlavit  # noqa: F401  (our types, the mmlavit:: scope)
-from mmlavit.utils import DatasetNotFoundError, load_config
-from mmlavit.utils.data_check import _dataset_cfgs, check_dataset_files, check_dataset_paths
+from mmlavit.apis import DatasetNotFoundError, load_config
+from mmlavit.apis.data_check import _dataset_cfgs, check_dataset_files, check_dataset_paths
 
 
 def parse_args(argv=None):

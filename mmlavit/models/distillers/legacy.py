@@ -5,7 +5,7 @@ mmseg's ``tools/train.py``, ``mim train``, ``Runner.from_cfg``) silently trained
 distilled run is now ``cfg.model = dict(type='SingleTeacherDistiller', ...)``, and the old block fails at
 once with the new form written out for that config:
 
-* in ``mmlavit.utils.load_config`` (our ``tools/train.py`` / ``tools/test.py`` and the analysis tools);
+* in ``mmlavit.apis.load_config`` (our ``tools/train.py`` / ``tools/test.py`` and the analysis tools);
 * in ``Runner.from_cfg`` — and so in the upstream tools and ``mim train`` — whenever mmlavit is imported
   (``import mmlavit`` or ``custom_imports=dict(imports=['mmlavit'])``, which every old distillation config
   has, since its losses are ours): :func:`guard_runner_from_cfg` wraps it at import.

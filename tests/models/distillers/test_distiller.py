@@ -274,8 +274,8 @@ def test_teacher_checkpoint_that_does_not_fit_names_keys_and_paths(tmp_path):
 def test_old_distiller_block_fails_at_once_with_the_new_form(tmp_path):
     from mmengine.runner import Runner
 
+    from mmlavit.apis import load_config
     from mmlavit.models.distillers import LegacyDistillerConfigError
-    from mmlavit.utils import load_config
     p = tmp_path / 'old.py'
     p.write_text(f"_base_ = '{ROOT}/configs/distill/baselines/resnet8_synth-cls100.py'\n"
                  "distiller = dict(teacher=dict(config='t.py', checkpoint='t.pth'),\n"
