@@ -105,17 +105,11 @@ def check_dataset_paths(cfg: Config, config_path: str = '<config>') -> None:
 
 def _pretrained(node, path='model'):
     """Yield (config key, checkpoint) of every ``init_cfg=dict(type='Pretrained', checkpoint=...)``."""
-    if isinstance(node, dict):
-        init = node.get('init_cfg')
+    for key, module_cfg in _pretrained_nodes(node, path):
+        init = module_cfg['init_cfg']
         for item in (init if isinstance(init, list) else [init]):
             if isinstance(item, dict) and item.get('type') == 'Pretrained' and item.get('checkpoint'):
-                yield f'{path}.init_cfg', item['checkpoint']
-        for k, v in node.items():
-            if k not in ('init_cfg', 'teacher'):  # a teacher's weights come from its own checkpoint
-                yield from _pretrained(v, f'{path}.{k}')
-    elif isinstance(node, (list, tuple)):
-        for i, v in enumerate(node):
-            yield from _pretrained(v, f'{path}[{i}]')
+                yield f'{key}.init_cfg', item['checkpoint']
 
 
 def check_pretrained_paths(cfg: Config, config_path: str = '<config>') -> None:
@@ -509,7 +503,7 @@ def _pretrained_nodes(node, path='model'):
                for i in (init if isinstance(init, list) else [init])):
             yield path, node
         for k, v in node.items():
-            if k not in ('init_cfg', 'teacher'):
+            if k not in ('init_cfg', 'teacher'):  # a teacher's weights come from its own checkpoint
                 yield from _pretrained_nodes(v, f'{path}.{k}')
     elif isinstance(node, (list, tuple)):
         for i, v in enumerate(node):
