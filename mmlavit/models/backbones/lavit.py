@@ -105,6 +105,38 @@ def _delta_kernel(heads: int, k: int) -> torch.Tensor:
     return w
 
 
+def _bin_matrix(n: int, g: int, ref: torch.Tensor) -> torch.Tensor:
+    """(g, n): row i averages the i-th of the g adaptive-pooling bins of n cells (``adaptive_avg_pool``'s
+    bins: ``[⌊i·n/g⌋, ⌈(i+1)·n/g⌉)``)."""
+    i = torch.arange(g, device=ref.device)
+    start, end = (i * n) // g, -((-(i + 1) * n) // g)
+    j = torch.arange(n, device=ref.device)
+    inside = (j >= start[:, None]) & (j < end[:, None])
+    return inside.to(ref.dtype) / (end - start)[:, None].to(ref.dtype)
+
+
+def pool_queries(attn: torch.Tensor, q_hw: HW, grid: HW) -> torch.Tensor:
+    """Average the query rows of ``attn`` (B, h, N, M), N on grid ``q_hw``, onto ``grid``: (B, h, G, M).
+    Equal to ``adaptive_avg_pool2d`` over the query grid, computed as two small separable products on
+    views of ``attn``, so that backward keeps no N×M copy (the pooling over a permuted copy kept one)."""
+    b, h, _, m = attn.shape
+    ph, pw = _bin_matrix(q_hw[0], grid[0], attn), _bin_matrix(q_hw[1], grid[1], attn)
+    if h > 1 and attn.transpose(1, 2).is_contiguous():  # (B, N, h, M) in memory (see _softmax_keys)
+        t = ph @ attn.transpose(1, 2).reshape(b, q_hw[0], q_hw[1] * h * m)  # (B, Gh, Wq·h·M)
+        t = pw @ t.reshape(b, grid[0], q_hw[1], h * m)  # (B, Gh, Gw, h·M)
+        return t.reshape(b, grid[0] * grid[1], h, m).transpose(1, 2)
+    t = ph @ attn.reshape(b, h, q_hw[0], q_hw[1] * m)  # (B, h, Gh, Wq·M)
+    return (pw @ t.reshape(b, h, grid[0], q_hw[1], m)).reshape(b, h, grid[0] * grid[1], m)
+
+
+def _softmax_keys(scores: torch.Tensor) -> torch.Tensor:
+    """Softmax over the keys of ``scores`` (B, h, N, M), kept in its memory layout: :func:`query_conv`
+    leaves (B, N, h, M) in memory, which the folded value product reads without a transposing copy."""
+    if scores.shape[1] > 1 and scores.transpose(1, 2).is_contiguous():
+        return scores.transpose(1, 2).softmax(dim=-1).transpose(1, 2)
+    return scores.softmax(dim=-1)
+
+
 def diagonality_loss(attn: torch.Tensor, q_hw: HW, k_hw: HW) -> torch.Tensor:
     """Diagonality-preserving loss of softmax-normalised attention maps (our bounded form).
 
@@ -118,12 +150,8 @@ def diagonality_loss(attn: torch.Tensor, q_hw: HW, k_hw: HW) -> torch.Tensor:
 
     Both terms are zero for the identity map and bounded, unlike a loss on raw scores.
     """
-    b, h, n, m = attn.shape
-    if (q_hw[0], q_hw[1]) != (k_hw[0], k_hw[1]):
-        p = attn.permute(0, 1, 3, 2).reshape(b * h, m, *q_hw)
-        p = F.adaptive_avg_pool2d(p, k_hw).reshape(b, h, m, m).transpose(-1, -2)
-    else:
-        p = attn
+    m = attn.shape[-1]
+    p = attn if (q_hw[0], q_hw[1]) == (k_hw[0], k_hw[1]) else pool_queries(attn, q_hw, k_hw)
     sym = (p - p.transpose(-1, -2)).pow(2).sum(dim=(-1, -2)) / m
     diag = torch.diagonal(p, dim1=-2, dim2=-1)
     eye = torch.eye(m, dtype=torch.bool, device=p.device)
@@ -277,12 +305,13 @@ class LaViTAttention(nn.Module):
         return self.psi.to(prev.dtype) @ prev @ self.theta.transpose(-1, -2).to(prev.dtype)
 
     def _attend(self, attn: torch.Tensor, v: torch.Tensor, shape) -> torch.Tensor:
-        """``proj(softmax-map · V)``. With few keys (h·M < M + C: every LA layer) the projection is
-        folded into the values, ``Σ_h A_h (V_h W_hᵀ) + b``: the same sum with N·C² fewer multiply-adds."""
+        """``proj(softmax-map · V)``. Where it costs fewer multiply-adds (M·C² + N·h·M·C against
+        N·M·C + N·C²: many queries over few keys, the LA layers at high resolution) the projection is
+        folded into the values, ``Σ_h A_h (V_h W_hᵀ) + b``: the same sum."""
         attn = self.attn_drop(attn)
         b, h, n, m = attn.shape
         c = self.dim
-        if h * m < m + c:
+        if m * c + n * h * m < n * (m + c):
             w = self.proj.weight.reshape(c, h, -1)  # W_h: columns of head h
             vw = torch.einsum('bhmd,chd->bhmc', v, w.to(v.dtype)).reshape(b, h * m, c)
             a = attn.reshape(b, n, m) if h == 1 else attn.transpose(1, 2).reshape(b, n, h * m)
@@ -293,7 +322,7 @@ class LaViTAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, hw: HW, prev: Optional[ScoreMap] = None,
                 residual: Optional[Residual] = None, chain: Optional[str] = None,
-                chain_softmax: bool = False, need_attn: bool = False):
+                chain_softmax: bool = True, need_attn: bool = False):
         """
         Args:
             x (Tensor): (B, N, C) tokens on the ``hw`` grid.
@@ -302,8 +331,8 @@ class LaViTAttention(nn.Module):
             residual (Residual, optional): Residual scores of the previous stage (VA mode only).
             chain (str, optional): The map the next consumer needs: ``None``, ``'pooled'`` (on the fixed
                 G×G key grid) or ``'full'``. Defaults to None.
-            chain_softmax (bool): Hand on the VA layer's softmax map instead of its scores (the paper's
-                chain). Defaults to False.
+            chain_softmax (bool): Hand on the VA layer's softmax map (the paper's chain) instead of its
+                scores (ours). Defaults to True.
             need_attn (bool): Also return the softmax map of a VA layer. Defaults to False.
 
         Returns:
@@ -318,7 +347,7 @@ class LaViTAttention(nn.Module):
             if self.la_transform == 'pooled':  # values on the same fixed key grid as the transformed map
                 kv_in = pool_rows(kv_in, k_hw, self.key_grid)
                 k_hw = self.key_grid
-            attn = scores.softmax(dim=-1)
+            attn = _softmax_keys(scores)
             out = self._attend(attn, self._heads(self.v(kv_in)), x.shape)
             return out, ScoreMap(scores, hw, k_hw) if chain else None, attn, k_hw
 
@@ -395,7 +424,7 @@ class LaViTBlock(nn.Module):
         self.norm2 = build_norm_layer(norm_cfg, dim)[1]
         self.mlp = DWConvFFN(dim, int(dim * mlp_ratio), drop)
 
-    def forward(self, x, hw: HW, prev=None, residual=None, chain=None, chain_softmax=False, need_attn=False):
+    def forward(self, x, hw: HW, prev=None, residual=None, chain=None, chain_softmax=True, need_attn=False):
         y, kept, attn, k_hw = self.attn(self.norm1(x), hw, prev, residual, chain, chain_softmax, need_attn)
         x = x + self.drop_path(y)
         x = x + self.drop_path(self.mlp(self.norm2(x), hw))
@@ -462,7 +491,8 @@ class LaViTStage(BaseModule):
         heads_in (int, optional): Heads of the previous stage: builds the residual attention downsample
             (``None``: first stage or residual attention off). Defaults to None.
         drop_path (Sequence[float]): Stochastic depth rate of each block. Defaults to zeros.
-        chain_softmax (bool): The paper's chain (VA hands on its softmax map). Defaults to False.
+        chain_softmax (bool): The paper's chain (VA hands on its softmax map); False: ours (its
+            scores). Defaults to True.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
         with_cp (bool): Activation checkpointing per block. Defaults to False.
         **block_kw: Further :class:`LaViTBlock` / :class:`LaViTAttention` arguments.
@@ -471,7 +501,7 @@ class LaViTStage(BaseModule):
     def __init__(self, in_channels: int, embed_dim: int, depth: int, num_heads: int, mlp_ratio: float,
                  sr_ratio: int, num_va: int, patch_size: int = 3, stride: int = 2,
                  heads_in: Optional[int] = None, drop_path: Optional[Sequence[float]] = None,
-                 chain_softmax: bool = False, norm_cfg: dict = dict(type='LN'), with_cp: bool = False,
+                 chain_softmax: bool = True, norm_cfg: dict = dict(type='LN'), with_cp: bool = False,
                  **block_kw):
         super().__init__()
         drop_path = [0.] * depth if drop_path is None else list(drop_path)
@@ -549,8 +579,8 @@ class LaViT(BaseModule):
             k×k Ψ over the query grid), ``'conv'`` (ours: local Θ and Ψ on the full grids) or ``'full'`` (the
             paper's dense N×N and M×M matrices, needs ``img_size``). Defaults to ``'pooled'``.
         la_chain (str): What the VA layer hands the LA chain: ``'softmax'`` (the paper's: the
-            softmax-normalised map) or ``'scores'`` (ours: the pre-softmax scores). Defaults to
-            ``'scores'`` (see docs/lavit_design.md for the ablation behind the default).
+            softmax-normalised map) or ``'scores'`` (ours: the pre-softmax scores; equal accuracy in our
+            ablation, 13% faster at 800×1344, docs/lavit_design.md). Defaults to ``'softmax'``.
         transform_kernel (int): Kernel size of the local Θ/Ψ maps. Defaults to 3.
         la_key_grid (int): Side G of the ``'pooled'`` key grid (7: the key grid of every stage at 224²).
             Defaults to 7.
@@ -586,13 +616,14 @@ class LaViT(BaseModule):
                            num_va=(1, 1, 1, 1)),
     }
     _arch_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios', 'sr_ratios', 'num_va')
-    # 2: one LaViTStage per stage (stages.i.{patch_embed,blocks,norm,attn_downsample}); 1 (or none): the
-    # parallel lists patch_embeds.i / stages.i.j / norms.i / attn_downsamples.(i-1), converted on load
-    _version = 2
+    # 3: la_chain defaults to the paper's 'softmax'; 2: one LaViTStage per stage (stages.i.{patch_embed,
+    # blocks,norm,attn_downsample}), la_chain defaulted to 'scores'; 1 (or none): the parallel lists
+    # patch_embeds.i / stages.i.j / norms.i / attn_downsamples.(i-1), converted on load ('scores' only)
+    _version = 3
 
     def __init__(self, arch: Union[str, dict] = 'tiny', in_channels: int = 3,
                  out_indices: Sequence[int] = (0, 1, 2, 3), all_attention: bool = False,
-                 la_transform: str = 'pooled', la_chain: str = 'scores', transform_kernel: int = 3,
+                 la_transform: str = 'pooled', la_chain: str = 'softmax', transform_kernel: int = 3,
                  la_key_grid: int = 7, img_size: Optional[Union[int, Tuple[int, int]]] = None,
                  residual_attention: bool = True, dp_loss_weight: float = 0.1, qkv_bias: bool = True,
                  drop_rate: float = 0., attn_drop_rate: float = 0., drop_path_rate: float = 0.1,
@@ -652,8 +683,21 @@ class LaViT(BaseModule):
         self._warned_unconsumed = False
         self.record_attention = False  # analysis tools set this to keep every layer's softmax map
         self.attention_maps: List[torch.Tensor] = []
+        self._register_load_state_dict_pre_hook(self._warn_former_chain)  # before the renaming
         self._register_load_state_dict_pre_hook(self._upgrade_state_dict)
         self._freeze_stages()
+
+    def _warn_former_chain(self, state_dict, prefix, local_metadata, *args, **kwargs):
+        """A checkpoint saved before version 3 was most likely trained with the former default
+        ``la_chain='scores'``: say so when it loads into the paper's chain. (Prefix-stripped checkpoints
+        carry no version; only the version-1 key names still tell.)"""
+        version = local_metadata.get('version')
+        v1_names = any(re.fullmatch(re.escape(prefix) + r'(patch_embeds|norms|attn_downsamples)\..*', k)
+                       for k in state_dict)
+        if self.la_chain == 'softmax' and (v1_names or (version is not None and version < 3)):
+            warnings.warn(f'this LaViT checkpoint (version {version or 1}) predates la_chain defaulting to '
+                          "'softmax' (the paper's chain); if it was trained with the former default, build "
+                          "the backbone with la_chain='scores' to compute what it was trained to compute")
 
     @staticmethod
     def _upgrade_state_dict(state_dict, prefix, local_metadata, *args, **kwargs):

@@ -1,4 +1,5 @@
 import os.path as osp
+import warnings
 from unittest import mock
 
 import pytest
@@ -7,7 +8,8 @@ import torch.nn.functional as F
 
 from mmlavit.models import LaViT
 from mmlavit.models.backbones.lavit import (LaViTAttention, Residual, ResidualAttentionDownsample, ScoreMap,
-                                            diagonality_loss, key_conv, pool_keys, pool_rows, query_conv)
+                                            diagonality_loss, key_conv, pool_keys, pool_queries, pool_rows,
+                                            query_conv)
 
 
 def _grid_conv_v1(scores, weight, axis, q_hw, k_hw):
@@ -219,6 +221,27 @@ def test_full_transform_option():
         LaViT('tiny', la_transform='full')
 
 
+@pytest.mark.parametrize('heads_inner', [False, True])
+@pytest.mark.parametrize('q_hw,grid', [((8, 8), (4, 4)), ((5, 9), (3, 4)), ((56, 56), (7, 7)), ((7, 7), (7, 7))])
+def test_pool_queries_equals_adaptive_pooling_of_the_permuted_map(q_hw, grid, heads_inner):
+    """The DP loss pooled the query grid with adaptive_avg_pool2d over a permuted copy; now two separable
+    products on views: the same values (including uneven bins) and the same gradient, for a map stored
+    (B, h, N, M) and for one stored (B, N, h, M) (what query_conv and the LA softmax leave)."""
+    torch.manual_seed(0)
+    n = q_hw[0] * q_hw[1]
+    leaf = torch.randn(2, n, 3, 6, requires_grad=True) if heads_inner else torch.randn(2, 3, n, 6,
+                                                                                        requires_grad=True)
+    attn = leaf.transpose(1, 2) if heads_inner else leaf
+    old = F.adaptive_avg_pool2d(attn.permute(0, 1, 3, 2).reshape(6, 6, *q_hw), grid)
+    old = old.reshape(2, 3, 6, -1).transpose(-1, -2)
+    new = pool_queries(attn, q_hw, grid)
+    assert torch.allclose(new, old, atol=1e-6)
+    w = torch.randn_like(old)
+    g_old, = torch.autograd.grad((old * w).sum(), leaf)
+    g_new, = torch.autograd.grad((new * w).sum(), leaf)
+    assert torch.allclose(g_new, g_old, atol=1e-6)
+
+
 def test_diagonality_loss_hand_built():
     eye = torch.eye(4).reshape(1, 1, 4, 4)
     assert diagonality_loss(eye, (2, 2), (2, 2)).item() == pytest.approx(0.0)
@@ -320,6 +343,11 @@ def test_detection_resolution_runs():
 FIXTURE = osp.join(osp.dirname(__file__), 'fixtures', 'lavit_v1_fixture.pth')
 
 
+def _v1_kwargs(d):
+    """The fixture's module was built before la_chain existed: its chain was ours, 'scores'."""
+    return dict(d['kwargs'], la_chain='scores')
+
+
 def _fixture():
     d = torch.load(FIXTURE)
     x = torch.randn(*d['input_shape'], generator=torch.Generator().manual_seed(d['input_seed']))
@@ -333,7 +361,7 @@ def test_version1_checkpoint_loads_into_the_stage_tree_and_gives_its_outputs():
     d, sd, x = _fixture()
     assert any(k.startswith('attn_downsamples.') for k in sd)
     assert any(k.startswith('patch_embeds.') for k in sd)
-    m = LaViT(d['arch'], **d['kwargs'])
+    m = LaViT(d['arch'], **_v1_kwargs(d))
     assert m.load_state_dict(sd, strict=True)  # all keys matched after the upgrade hook
     assert torch.equal(m.stages[2].attn_downsample.down.weight, sd['attn_downsamples.1.down.weight'])
     assert torch.equal(m.stages[1].blocks[1].attn.theta, sd['stages.1.1.attn.theta'])
@@ -347,15 +375,34 @@ def test_version1_checkpoint_loads_into_the_stage_tree_and_gives_its_outputs():
     assert m.pop_aux_losses()['loss_dp'].item() == pytest.approx(d['loss_dp'].item(), rel=1e-4)
     # through mmengine's Pretrained init with a prefix (the checkpoint carries no version metadata)
     new = m.state_dict()
-    assert '_metadata' not in new or new._metadata[''].get('version') == 2
+    assert new._metadata[''].get('version') == 3
     assert all(k.startswith('stages.') for k in new)
+
+
+def test_checkpoints_from_before_the_paper_chain_default_warn():
+    """Version ≤ 2 checkpoints were trained with the former default la_chain='scores': loading one into the
+    paper's chain says so; with la_chain='scores', or a version-3 checkpoint, nothing is said."""
+    d, sd, _ = _fixture()
+    with pytest.warns(UserWarning, match="la_chain='scores'"):  # version 1: the old key names tell
+        LaViT(d['arch'], **d['kwargs']).load_state_dict(dict(sd))
+    v2 = LaViT(d['arch'], **_v1_kwargs(d))
+    v2.load_state_dict(dict(sd))
+    old = v2.state_dict()
+    old._metadata[''] = {'version': 2}
+    with pytest.warns(UserWarning, match='version 2'):
+        LaViT(d['arch'], **d['kwargs']).load_state_dict(old)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        LaViT(d['arch'], **_v1_kwargs(d)).load_state_dict(old)  # built as it was trained
+        new = LaViT(d['arch'], **d['kwargs'])
+        new.load_state_dict(new.state_dict())  # version 3
 
 
 def test_version1_checkpoint_through_pretrained_init_with_prefix(tmp_path):
     d, sd, x = _fixture()
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in sd.items()}}, tmp_path / 'v1.pth')
-    m = LaViT(d['arch'], **d['kwargs'], init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'v1.pth'),
-                                                      prefix='backbone.'))
+    m = LaViT(d['arch'], **_v1_kwargs(d), init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'v1.pth'),
+                                                         prefix='backbone.'))
     m.init_weights()
     m.eval()
     with torch.no_grad():
@@ -402,12 +449,14 @@ def test_pooling_keys_commutes_with_the_product():
 
 def test_projection_folded_into_the_values_equals_proj_of_attention_output():
     torch.manual_seed(0)
-    for h, c, m in [(1, 16, 49), (4, 32, 6)]:  # h·M < M + C: the folded form
+    # (h, C, M, N): folded where M·C + N·h·M < N·(M + C) (the first two), plain where not (N = M, the
+    # last stage at 224²)
+    for h, c, m, n in [(1, 16, 49, 200), (4, 32, 6, 50), (8, 64, 49, 49)]:
         attn = LaViTAttention(c, h, mode='la')
-        a = torch.randn(2, h, 12, m).softmax(-1)
+        a = torch.randn(2, h, n, m).softmax(-1)
         v = torch.randn(2, h, m, c // h)
-        want = attn.proj((a @ v).transpose(1, 2).reshape(2, 12, c))
-        assert torch.allclose(attn._attend(a, v, (2, 12, c)), want, atol=1e-5)
+        want = attn.proj((a @ v).transpose(1, 2).reshape(2, n, c))
+        assert torch.allclose(attn._attend(a, v, (2, n, c)), want, atol=1e-5)
 
 
 def test_factored_residual_equals_the_previous_dense_downsample():
