@@ -105,7 +105,8 @@ def test_benchmark_backbones_side_by_side(tmp_path):
     """One interleaved run: LaViT-T, its twin and mmdet's PVTv2-b1 on small inputs; the table carries the
     matmul peak, the peak share, the training step and the ratio lines; the layer table every stage."""
     mod = _load('benchmark_backbones')
-    assert mod.main(['--models', 'LaViT-T', 'LaViT-T twin', 'mmdet PVTv2-b1', '--shapes', '64',
+    assert mod.main(['--models', 'LaViT-T', 'LaViT-T twin', 'LaViT-T scores', 'mmdet PVTv2-b1',
+                     '--shapes', '64',
                      '--train-shapes', '64', '--repeats', '1', '--warmup', '0',
                      '--out-dir', str(tmp_path)]) == 0
     table = (tmp_path / 'benchmark_backbones.md').read_text()
@@ -114,10 +115,27 @@ def test_benchmark_backbones_side_by_side(tmp_path):
     assert len(rows) == 1 and rows[0].count('%') == 1 and '—' not in rows[0]  # timed fwd+bwd and saved bytes
     assert '| LaViT-T over its all-attention twin |' in table and '| LaViT-T over mmdet PVTv2-b1 |' in table
     assert '**LaViT-T over the fastest PVTv2-b1** | ' in table and '(mmdet)' in table
+    assert "| LaViT-T with our chain (la_chain='scores') over the default (the paper's) | " in table
     layers = (tmp_path / 'va_vs_la_layers.md').read_text()
     assert sum(line.startswith('| 64×64') for line in layers.splitlines()) == 4
     with pytest.raises(SystemExit, match='unknown model'):
         mod.main(['--models', 'PVTv9', '--out-dir', str(tmp_path)])
+
+
+def test_saved_activation_bytes_counts_each_storage_once_and_no_weights():
+    """``exp`` saves its output, which ``a * a`` saves twice more, and the linear layer saves its input and
+    its weight: 2 activations of 10×100 fp32 remain once storages count once and weights not at all."""
+    import torch
+
+    from experiments import saved_activation_bytes
+    lin = torch.nn.Linear(100, 100)
+    x = torch.randn(10, 100, requires_grad=True)
+
+    def f():
+        a = lin(x).exp()
+        return a * a
+    assert saved_activation_bytes(f, lin.parameters()) == 2 * 10 * 100 * 4
+    assert saved_activation_bytes(f) == 2 * 10 * 100 * 4 + 100 * 100 * 4
 
 
 def test_benchmark_gpu_cpu_smoke(tmp_path):

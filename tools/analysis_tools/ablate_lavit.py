@@ -1,9 +1,14 @@
 # Copyright (c) mmlavit contributors.
 """The small LaViT ablation behind docs/lavit_design.md: train the small classification config with each
 design switch flipped, over several seeds, and report top-1 (mean ± std), the final DP loss and the time.
+With ``--task det`` each variant is carried through the small Mask R-CNN config instead: the classifier is
+trained with the switch (and seed), then initialises the detector's backbone, trained with the same switch
+and seed; reported: CocoMetric bbox and segm mAP.
 
     python tools/analysis_tools/ablate_lavit.py --seeds 0 1 --out-dir work_dirs/ablation
-Needs the generated class folders (tools/dataset_converters/generate_data.py imagenet).
+    python tools/analysis_tools/ablate_lavit.py --task det --variants 0 1 --seeds 0 --out-dir work_dirs/abl_d
+Needs the generated class folders (tools/dataset_converters/generate_data.py imagenet) and, for ``det``, the
+generated COCO shapes (``generate_data.py coco data/synthetic_coco``).
 """
 import argparse
 import os
@@ -15,8 +20,8 @@ from experiments import last, train, write_table
 
 CONFIG = 'configs/lavit/lavit-t_synth-cls.py'
 VARIANTS = {
-    'LaViT (ours: pooled-key Θ, local Ψ, DP loss, residual attn)': [],
-    "paper's chain: LA maps from the VA softmax map (la_chain=softmax)": ['model.backbone.la_chain=softmax'],
+    "LaViT (defaults: the paper's softmax chain; ours: pooled-key Θ, local Ψ, DP loss, residual attn)": [],
+    'our chain: LA maps from the VA pre-softmax scores (la_chain=scores)': ['model.backbone.la_chain=scores'],
     'local Θ/Ψ on the full grids (la_transform=conv)': ['model.backbone.la_transform=conv'],
     'all-attention twin': ['model.backbone.all_attention=True'],
     'no DP loss': ['model.backbone.dp_loss_weight=0.0'],
@@ -27,6 +32,9 @@ VARIANTS = {
 }
 
 
+DET_CONFIG = 'configs/lavit/mask-rcnn_lavit-t_fpn_synth-coco.py'
+
+
 def run(name, opts, seed, out_dir):
     wd = osp.join(out_dir, f'{abs(hash(name)) % 10**8}_s{seed}')
     recs, secs = train(CONFIG, wd, ['default_hooks.checkpoint.interval=100', *opts], seed)
@@ -34,27 +42,55 @@ def run(name, opts, seed, out_dir):
     return last(recs, 'accuracy/top1'), dp, secs
 
 
+def run_det(name, opts, seed, out_dir):
+    """Classifier with the switch, then Mask R-CNN from its checkpoint with the same switch:
+    (bbox mAP, segm mAP, seconds of both runs)."""
+    wd = osp.join(out_dir, f'{abs(hash(name)) % 10**8}_s{seed}')
+    _, cls_secs = train(CONFIG, osp.join(wd, 'cls'), opts, seed)  # keeps epoch_15.pth (interval 5)
+    ckpt = osp.join(wd, 'cls', 'epoch_15.pth')
+    det_opts = [f'model.backbone.init_cfg.checkpoint={ckpt}', *opts]
+    recs, det_secs = train(DET_CONFIG, osp.join(wd, 'det'), det_opts, seed)
+    return last(recs, 'coco/bbox_mAP'), last(recs, 'coco/segm_mAP'), cls_secs + det_secs
+
+
+def _mean_std(vals, scale=1.0, digits=1):
+    vals = [scale * v for v in vals]
+    std = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return f'{statistics.mean(vals):.{digits}f} ± {std:.{digits}f}'
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--task', choices=['cls', 'det'], default='cls')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     p.add_argument('--variants', nargs='+', help='subset of variant names, or their 0-based indices')
     p.add_argument('--out-dir', default='work_dirs/ablation')
     a = p.parse_args(argv)
     os.makedirs(a.out_dir, exist_ok=True)
-    lines = [f'| variant | top-1 % (mean ± std, seeds {a.seeds}) | final loss_dp | train time (s) |',
-             '|---|---|---|---|']
+    if a.task == 'cls':
+        lines = [f'| variant | top-1 % (mean ± std, seeds {a.seeds}) | per seed | final loss_dp '
+                 '| train time (s) |', '|---|---|---|---|---|']
+    else:
+        lines = [f'| variant | bbox mAP (mean ± std, seeds {a.seeds}) | segm mAP | per seed (bbox / segm) '
+                 '| cls + det train time (s) |', '|---|---|---|---|---|']
     for name, opts in VARIANTS.items():
         if a.variants and name not in a.variants and str(list(VARIANTS).index(name)) not in a.variants:
             continue
-        rs = [run(name, opts, s, a.out_dir) for s in a.seeds]
-        accs = [r[0] for r in rs]
-        std = statistics.stdev(accs) if len(accs) > 1 else 0.0
-        dps = [r[1] for r in rs if r[1] is not None]
-        dp = f'{statistics.mean(dps):.4f}' if dps else '—'
-        lines.append(f'| {name} | {statistics.mean(accs):.1f} ± {std:.1f} | {dp} | '
-                     f'{statistics.mean(r[2] for r in rs):.0f} |')
+        if a.task == 'cls':
+            rs = [run(name, opts, s, a.out_dir) for s in a.seeds]
+            dps = [r[1] for r in rs if r[1] is not None]
+            dp = f'{statistics.mean(dps):.4f}' if dps else '—'
+            per = ', '.join(f'{r[0]:.1f}' for r in rs)
+            lines.append(f'| {name} | {_mean_std([r[0] for r in rs])} | {per} | {dp} '
+                         f'| {statistics.mean(r[2] for r in rs):.0f} |')
+        else:
+            rs = [run_det(name, opts, s, a.out_dir) for s in a.seeds]
+            per = ', '.join(f'{r[0]:.3f} / {r[1]:.3f}' for r in rs)
+            lines.append(f'| {name} | {_mean_std([r[0] for r in rs], digits=3)} | '
+                         f'{_mean_std([r[1] for r in rs], digits=3)} | {per} | '
+                         f'{statistics.mean(r[2] for r in rs):.0f} |')
         print(lines[-1], flush=True)
-    write_table(osp.join(a.out_dir, 'ablation.md'), lines)
+    write_table(osp.join(a.out_dir, f'ablation{"_det" if a.task == "det" else ""}.md'), lines)
     return 0
 
 

@@ -34,9 +34,11 @@ from experiments import saved_activation_bytes, write_table  # noqa: E402
 
 BATCH = {224: 8}  # ImageNet-style batches at 224², one image at the larger sizes
 PVT_LAYERS = {'b1': [2, 2, 2, 2], 'b2': [3, 4, 6, 3], 'b3': [3, 4, 18, 3]}
-MODELS = ['LaViT-T', 'LaViT-T twin', 'LaViT-S', 'LaViT-B', 'timm PVTv2-b1', 'timm PVTv2-b2', 'timm PVTv2-b3',
-          'timm Swin-T', 'mmdet PVTv2-b1', 'mmdet PVTv2-b2', 'mmdet PVTv2-b3', 'mmdet Swin-T']
-ALL_MODELS = MODELS + ['LaViT-S twin', 'LaViT-B twin']
+# LaViT-X: the defaults (the paper's softmax chain); 'twin': every layer VA; 'scores': our chain switch
+MODELS = ['LaViT-T', 'LaViT-T twin', 'LaViT-T scores', 'LaViT-S', 'LaViT-B', 'timm PVTv2-b1', 'timm PVTv2-b2',
+          'timm PVTv2-b3', 'timm Swin-T', 'mmdet PVTv2-b1', 'mmdet PVTv2-b2', 'mmdet PVTv2-b3',
+          'mmdet Swin-T']
+ALL_MODELS = MODELS + ['LaViT-S twin', 'LaViT-B twin', 'LaViT-S scores', 'LaViT-B scores']
 # (LaViT, peer family): the headline ratio is against the fastest implementation of the peer
 PAIRS = [('LaViT-T', 'PVTv2-b1'), ('LaViT-S', 'PVTv2-b2'), ('LaViT-B', 'PVTv2-b3'), ('LaViT-S', 'Swin-T')]
 
@@ -54,7 +56,8 @@ def build(name: str, shape=(224, 224)) -> torch.nn.Module:
     """A backbone by its table name; every one returns the 4 stage feature maps."""
     if name.startswith('LaViT'):
         arch, twin = name.split('-')[1][0].lower(), name.endswith('twin')
-        return LaViT(arch, all_attention=twin, drop_path_rate=0.)
+        chain = 'scores' if name.endswith('scores') else 'softmax'
+        return LaViT(arch, all_attention=twin, la_chain=chain, drop_path_rate=0.)
     impl, net = name.split(' ', 1)
     if impl == 'timm':
         timm = _timm()
@@ -160,7 +163,8 @@ def measure_shape(names, shape, train, device, warmup, repeats, peak) -> List[di
         step = interleaved({n: train_step(m, x) for n, m in models.items()}, device, warmup, repeats)
         for n, m in models.items():
             rows[n].update(fwdbwd=min(step[n]), fwdbwd_med=statistics.median(step[n]))
-            rows[n]['saved_mb'] = saved_activation_bytes(lambda: m(x)) / 2 ** 20
+            weights = [*m.parameters(), *m.buffers()]
+            rows[n]['saved_mb'] = saved_activation_bytes(lambda: m(x), weights) / 2 ** 20
             if hasattr(m, 'pop_aux_losses'):
                 m.pop_aux_losses()
             m.zero_grad(set_to_none=True)
@@ -231,6 +235,12 @@ def ratio_lines(rows, shapes) -> List[str]:
         if any((f'LaViT-{size} twin', s) in by for s in shapes):
             lines.append(f'| LaViT-{size} over its all-attention twin | '
                          + ' | '.join(cell(f'LaViT-{size}', f'LaViT-{size} twin', s) for s in shapes) + ' |')
+    for size in 'TSB':
+        if any((f'LaViT-{size} scores', s) in by for s in shapes):
+            lines.append(f"| LaViT-{size} with our chain (la_chain='scores') over the default "
+                         "(the paper's) | "
+                         + ' | '.join(cell(f'LaViT-{size} scores', f'LaViT-{size}', s) for s in shapes)
+                         + ' |')
     for a, peer in PAIRS:
         for s_impl in ('timm', 'mmdet'):
             if any((f'{s_impl} {peer}', s) in by for s in shapes):
@@ -288,9 +298,8 @@ def main(argv=None):
             f'**{peak / 1e9:.0f} GFLOP/s** (2048² products). Forward in eval mode, best of {a.repeats} '
             'interleaved '
             f'rounds after {a.warmup} warm-up (median in brackets). MACs = multiply-accumulates per image '
-            '(mmengine + fused attention); "peak" = 2·MACs/time over the matmul peak; "saved act." = bytes '
-            'autograd '
-            'keeps for backward.', '',
+            '(mmengine + fused attention); "peak" = 2·MACs/time over the matmul peak; "saved act." = '
+            'bytes of the activations autograd keeps for backward (each storage once, weights excluded).', '',
             '| model | params (M) | input | batch | GMACs/img | fwd ms [median] | img/s | peak '
             '| fwd+bwd ms [median] '
             '| saved act. MB |', '|---|---|---|---|---|---|---|---|---|---|']

@@ -68,7 +68,8 @@ def measure(step, device, warmup, repeats):
 
 
 def saved_mb(model, inputs, samples):
-    return saved_activation_bytes(lambda: model(inputs, samples, mode='loss')) / 2 ** 20
+    weights = [*model.parameters(), *model.buffers()]
+    return saved_activation_bytes(lambda: model(inputs, samples, mode='loss'), weights) / 2 ** 20
 
 
 def main(argv=None):

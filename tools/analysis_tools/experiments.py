@@ -114,16 +114,22 @@ def time_runs(fn, warmup: int = 1, repeats: int = 5, device: str = 'cpu') -> Lis
     return ts
 
 
-def saved_activation_bytes(fn) -> int:
-    """Bytes of the tensors autograd saves for backward while ``fn()`` runs (its activation memory); the
-    result of ``fn`` is dropped."""
+def saved_activation_bytes(fn, exclude=()) -> int:
+    """Bytes of the activations autograd keeps for backward while ``fn()`` runs; the result of ``fn`` is
+    dropped. Each storage counts once however many ops save it (a softmax output saved by the softmax and
+    by the product after it, views of one tensor), and the storages of ``exclude`` (pass the model's
+    parameters and buffers: weights, not activations) not at all."""
     import torch
-    total = [0]
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+    seen: Dict[int, int] = {}
 
     def pack(t):
-        total[0] += t.numel() * t.element_size()
+        s = t.untyped_storage()
+        if s.data_ptr() not in skip:
+            seen[s.data_ptr()] = s.nbytes()
         return t
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = fn()
+        total = sum(seen.values())
     del out
-    return total[0]
+    return total
