@@ -141,7 +141,8 @@ def measure_shape(names, shape, train, device, warmup, repeats, peak) -> List[di
     bs = BATCH.get(shape[0], 1) if shape[0] == shape[1] else 1
     models = {}
     for n in names:
-        models[n] = build(n, shape).to(device).eval()
+        models[n] = build(n, shape).to(device)
+        models[n].eval()  # not chained: mmdet's Swin overrides train() without returning the module
         if hasattr(models[n], 'init_weights'):
             models[n].init_weights()
     x = torch.randn(bs, 3, *shape, device=device)

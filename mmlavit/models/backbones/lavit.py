@@ -356,7 +356,8 @@ class LaViTAttention(nn.Module):
         pooled_free = chain == 'pooled' and k_hw == self.key_grid
         dense_residual = residual is not None and residual.basis is None
         dropping = self.training and self.attn_drop.p > 0
-        softmax_dense = chain_softmax and (chain != 'pooled' or dropping)
+        # the paper's chain needs the dense softmax map only for a full map, or a pooled one under dropout
+        softmax_dense = chain_softmax and (chain == 'full' or (chain == 'pooled' and dropping))
         if need_attn or softmax_dense or chain == 'full' or pooled_free or dense_residual:
             # explicit: the dense map is needed, is itself the pooled chain map (7×7 keys), or its residual
             # is already dense

@@ -222,15 +222,16 @@ def test_full_transform_option():
 
 
 @pytest.mark.parametrize('heads_inner', [False, True])
-@pytest.mark.parametrize('q_hw,grid', [((8, 8), (4, 4)), ((5, 9), (3, 4)), ((56, 56), (7, 7)), ((7, 7), (7, 7))])
+@pytest.mark.parametrize('q_hw,grid', [((8, 8), (4, 4)), ((5, 9), (3, 4)), ((56, 56), (7, 7)),
+                                       ((7, 7), (7, 7))])
 def test_pool_queries_equals_adaptive_pooling_of_the_permuted_map(q_hw, grid, heads_inner):
     """The DP loss pooled the query grid with adaptive_avg_pool2d over a permuted copy; now two separable
     products on views: the same values (including uneven bins) and the same gradient, for a map stored
     (B, h, N, M) and for one stored (B, N, h, M) (what query_conv and the LA softmax leave)."""
     torch.manual_seed(0)
     n = q_hw[0] * q_hw[1]
-    leaf = torch.randn(2, n, 3, 6, requires_grad=True) if heads_inner else torch.randn(2, 3, n, 6,
-                                                                                        requires_grad=True)
+    leaf = torch.randn(2, n, 3, 6) if heads_inner else torch.randn(2, 3, n, 6)
+    leaf.requires_grad_()
     attn = leaf.transpose(1, 2) if heads_inner else leaf
     old = F.adaptive_avg_pool2d(attn.permute(0, 1, 3, 2).reshape(6, 6, *q_hw), grid)
     old = old.reshape(2, 3, 6, -1).transpose(-1, -2)
@@ -401,12 +402,26 @@ def test_checkpoints_from_before_the_paper_chain_default_warn():
 def test_version1_checkpoint_through_pretrained_init_with_prefix(tmp_path):
     d, sd, x = _fixture()
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in sd.items()}}, tmp_path / 'v1.pth')
-    m = LaViT(d['arch'], **_v1_kwargs(d), init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'v1.pth'),
-                                                         prefix='backbone.'))
+    init = dict(type='Pretrained', checkpoint=str(tmp_path / 'v1.pth'), prefix='backbone.')
+    m = LaViT(d['arch'], **_v1_kwargs(d), init_cfg=init)
     m.init_weights()
     m.eval()
     with torch.no_grad():
         assert torch.allclose(m(x)[-1], d['outputs'][-1], atol=1e-5)
+
+
+@pytest.mark.parametrize('la_chain', ['scores', 'softmax'])
+def test_va_layers_that_hand_on_nothing_run_fused(la_chain):
+    """A VA layer followed by a VA layer (the twin; stage 2 of S and B) needs no map under either chain: it
+    must run through scaled_dot_product_attention, never the explicit N×M map (a regression once made the
+    paper's chain send every such layer down the explicit path)."""
+    m = LaViT('tiny', all_attention=True, la_chain=la_chain, drop_path_rate=0.).eval()
+    with mock.patch('torch.nn.functional.scaled_dot_product_attention',
+                    side_effect=F.scaled_dot_product_attention) as sdpa, torch.no_grad():
+        m(torch.randn(1, 3, 64, 64))
+    # 10 layers; explicit: the last of stages 0-2 (they hand their full map to the next stage) and the first
+    # of stages 1-3 (at 64² the key grid does not change, so their residual is already dense): 4 fused
+    assert sdpa.call_count == 4
 
 
 @pytest.mark.parametrize('la_chain', ['scores', 'softmax'])
