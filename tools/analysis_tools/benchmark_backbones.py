@@ -12,6 +12,12 @@ forward+backward latency and the bytes autograd saves for backward (at --train-s
 accumulates (mmengine's counter plus fused attention, :func:`mmlavit.models.backbones.flops.count_flops`).
 Writes ``benchmark_backbones.md``, ``va_vs_la_layers.md`` and two plots under --out-dir. timm is needed for
 the timm peers only (``pip install timm==1.0.31``). For CUDA, AMP and torch.compile see benchmark_gpu.py.
+
+On a 24 GiB machine give one shape per process (``--shapes 224``, then 512, then 800x1344): all the default
+models at 224² and 512² in one process peak above 24 GiB. CPU times depend on glibc's allocator state (tensors
+of 32 MiB and more are mapped fresh, and page-faulted, on every call): in one process mmdet's PVTv2-b1 at 512²
+ran 146-330 ms depending on what ran before it (LaViT-T 125-160 ms). Reversing ``--models`` shows how much a
+ratio moves; docs/benchmarks.md reports the less favourable order.
 """
 import argparse
 import os

@@ -201,11 +201,15 @@ class DWConvFFN(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x, hw: HW):
-        x = self.fc1(x)
         b, n, c = x.shape
-        # the (B, N, C) tokens seen as a channels-last (B, C, H, W) view: no transposing copies
-        x = self.dwconv(x.view(b, *hw, c).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(b, n, c)
-        return self.drop(self.fc2(self.drop(self.act(x))))
+        # the (B, N, C) tokens seen as a channels-last (B, C, H, W) view (no transposing copies), and fc1/fc2
+        # run as 1×1 convolutions on it with the same weights: oneDNN's kernels with the bias fused are
+        # 1.2-1.8× faster than addmm over the token matrix on CPU, forward and backward (docs/benchmarks.md)
+        x = x.reshape(b, *hw, c).permute(0, 3, 1, 2)
+        x = F.conv2d(x, self.fc1.weight[:, :, None, None], self.fc1.bias)
+        x = self.drop(self.act(self.dwconv(x)))
+        x = F.conv2d(x, self.fc2.weight[:, :, None, None], self.fc2.bias)
+        return self.drop(x.permute(0, 2, 3, 1).reshape(b, n, c))
 
 
 class LaViTAttention(nn.Module):

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from mmlavit.models import LaViT
-from mmlavit.models.backbones.lavit import (LaViTAttention, Residual, ResidualAttentionDownsample, ScoreMap,
-                                            diagonality_loss, key_conv, pool_keys, pool_queries, pool_rows,
-                                            query_conv)
+from mmlavit.models.backbones.lavit import (DWConvFFN, LaViTAttention, Residual, ResidualAttentionDownsample,
+                                            ScoreMap, diagonality_loss, key_conv, pool_keys, pool_queries,
+                                            pool_rows, query_conv)
 
 
 def _grid_conv_v1(scores, weight, axis, q_hw, k_hw):
@@ -454,6 +454,27 @@ def test_fused_attention_paths_equal_the_explicit_maps(la_chain):
     m.record_attention = True
     g2 = torch.autograd.grad(m(x)[-1].sum() + m.pop_aux_losses()['loss_dp'], w)
     assert torch.allclose(g1[0], g2[0], atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize('b,hw', [(2, (7, 9)), (1, (16, 16))])
+def test_ffn_as_1x1_convolutions_equals_the_linear_layers(b, hw):
+    """fc1/fc2 run as 1×1 convolutions on the channels-last view of the tokens; the previous form applied the
+    linear layers to the (B, N, C) tokens: same output and same gradients (input and every weight)."""
+    torch.manual_seed(0)
+    f = DWConvFFN(16, 48)
+    x = torch.randn(b, hw[0] * hw[1], 16, requires_grad=True)
+
+    def old(x):
+        y = f.fc1(x)
+        y = f.dwconv(y.transpose(1, 2).reshape(b, 48, *hw)).flatten(2).transpose(1, 2)
+        return f.fc2(f.act(y))
+    w = torch.randn(b, hw[0] * hw[1], 16)
+    params = [x, f.fc1.weight, f.fc1.bias, f.dwconv.weight, f.fc2.weight, f.fc2.bias]
+    new_out, old_out = f(x, hw), old(x)
+    assert torch.allclose(new_out, old_out, atol=1e-5)
+    for g_new, g_old in zip(torch.autograd.grad((new_out * w).sum(), params),
+                            torch.autograd.grad((old_out * w).sum(), params)):
+        assert torch.allclose(g_new, g_old, atol=1e-4)
 
 
 def test_pooling_keys_commutes_with_the_product():
