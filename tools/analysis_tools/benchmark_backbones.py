@@ -15,9 +15,9 @@ the timm peers only (``pip install timm==1.0.31``). For CUDA, AMP and torch.comp
 
 On a 24 GiB machine give one shape per process (``--shapes 224``, then 512, then 800x1344): all the default
 models at 224² and 512² in one process peak above 24 GiB. CPU times depend on glibc's allocator state (tensors
-of 32 MiB and more are mapped fresh, and page-faulted, on every call): in one process mmdet's PVTv2-b1 at 512²
-ran 146-330 ms depending on what ran before it (LaViT-T 125-160 ms). Reversing ``--models`` shows how much a
-ratio moves; docs/benchmarks.md reports the less favourable order.
+of 32 MiB and more are mapped fresh, and page-faulted, on every call): mmdet's PVTv2-b1 at 512² ran 280-330 ms
+in fresh processes and 146-172 ms here, where every model is timed after the FLOP counter's traced forward
+(LaViT-T 148-160 and 124-136 ms). Reversing ``--models`` shows how much a ratio moves (docs/benchmarks.md).
 """
 import argparse
 import os

@@ -585,7 +585,7 @@ class LaViT(BaseModule):
             paper's dense N×N and M×M matrices, needs ``img_size``). Defaults to ``'pooled'``.
         la_chain (str): What the VA layer hands the LA chain: ``'softmax'`` (the paper's: the
             softmax-normalised map) or ``'scores'`` (ours: the pre-softmax scores; equal accuracy in our
-            ablation, 13% faster at 800×1344, docs/lavit_design.md). Defaults to ``'softmax'``.
+            ablation, 1.12× faster at 800×1344, docs/lavit_design.md). Defaults to ``'softmax'``.
         transform_kernel (int): Kernel size of the local Θ/Ψ maps. Defaults to 3.
         la_key_grid (int): Side G of the ``'pooled'`` key grid (7: the key grid of every stage at 224²).
             Defaults to 7.
