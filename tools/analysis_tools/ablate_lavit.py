@@ -53,8 +53,7 @@ def run_det(name, opts, seed, out_dir):
     return last(recs, 'coco/bbox_mAP'), last(recs, 'coco/segm_mAP'), cls_secs + det_secs
 
 
-def _mean_std(vals, scale=1.0, digits=1):
-    vals = [scale * v for v in vals]
+def _mean_std(vals, digits=1):
     std = statistics.stdev(vals) if len(vals) > 1 else 0.0
     return f'{statistics.mean(vals):.{digits}f} ± {std:.{digits}f}'
 
