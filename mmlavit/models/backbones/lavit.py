@@ -59,14 +59,38 @@ def pool_keys(t: torch.Tensor, hw: HW, grid: HW) -> torch.Tensor:
     return F.adaptive_avg_pool2d(t.reshape(b * h, n, *hw), grid).reshape(b, h, n, -1)
 
 
+def _bin_matrix(n: int, g: int, ref: torch.Tensor) -> torch.Tensor:
+    """(g, n): row i averages the i-th of the g adaptive-pooling bins of n cells (``adaptive_avg_pool``'s
+    bins: ``[⌊i·n/g⌋, ⌈(i+1)·n/g⌉)``)."""
+    i = torch.arange(g, device=ref.device)
+    start, end = (i * n) // g, -((-(i + 1) * n) // g)
+    j = torch.arange(n, device=ref.device)
+    inside = (j >= start[:, None]) & (j < end[:, None])
+    return inside.to(ref.dtype) / (end - start)[:, None].to(ref.dtype)
+
+
 def pool_rows(t: torch.Tensor, hw: HW, grid: HW) -> torch.Tensor:
-    """Average the rows of ``t`` (..., M, r), M on grid ``hw``, onto ``grid``: (..., G², r). Because
-    pooling is linear, ``pool_keys(q @ kᵀ) == q @ pool_rows(k)ᵀ``."""
+    """Average the rows of ``t`` (..., M, r), M on grid ``hw``, onto ``grid``: (..., G², r), with
+    ``adaptive_avg_pool2d``'s bins, as two separable products on views of ``t`` (backward keeps no permuted
+    copy of it). Because pooling is linear, ``pool_keys(q @ kᵀ) == q @ pool_rows(k)ᵀ``."""
     if tuple(hw) == tuple(grid):
         return t
     lead, r = t.shape[:-2], t.shape[-1]
-    x = t.reshape(-1, *hw, r).permute(0, 3, 1, 2)
-    return F.adaptive_avg_pool2d(x, grid).permute(0, 2, 3, 1).reshape(*lead, -1, r)
+    ph, pw = _bin_matrix(hw[0], grid[0], t), _bin_matrix(hw[1], grid[1], t)
+    x = ph @ t.reshape(*lead, hw[0], hw[1] * r)  # (..., Gh, W·r)
+    x = pw @ x.reshape(*lead, grid[0], hw[1], r)  # (..., Gh, Gw, r)
+    return x.reshape(*lead, grid[0] * grid[1], r)
+
+
+def pool_queries(attn: torch.Tensor, q_hw: HW, grid: HW) -> torch.Tensor:
+    """:func:`pool_rows` over the query rows of ``attn`` (B, h, N, M), N on grid ``q_hw``: (B, h, G, M). A
+    map stored (B, N, h, M) (see :func:`_softmax_keys`) is pooled in that layout, without a transposing
+    copy."""
+    b, h, n, m = attn.shape
+    if h > 1 and attn.transpose(1, 2).is_contiguous():
+        pooled = pool_rows(attn.transpose(1, 2).reshape(b, n, h * m), q_hw, grid)  # (B, G, h·M)
+        return pooled.reshape(b, -1, h, m).transpose(1, 2)
+    return pool_rows(attn, q_hw, grid)
 
 
 def query_conv(scores: torch.Tensor, weight: torch.Tensor, q_hw: HW) -> torch.Tensor:
@@ -103,30 +127,6 @@ def _delta_kernel(heads: int, k: int) -> torch.Tensor:
     w = torch.zeros(heads, 1, k, k)
     w[:, :, k // 2, k // 2] = 1.
     return w
-
-
-def _bin_matrix(n: int, g: int, ref: torch.Tensor) -> torch.Tensor:
-    """(g, n): row i averages the i-th of the g adaptive-pooling bins of n cells (``adaptive_avg_pool``'s
-    bins: ``[⌊i·n/g⌋, ⌈(i+1)·n/g⌉)``)."""
-    i = torch.arange(g, device=ref.device)
-    start, end = (i * n) // g, -((-(i + 1) * n) // g)
-    j = torch.arange(n, device=ref.device)
-    inside = (j >= start[:, None]) & (j < end[:, None])
-    return inside.to(ref.dtype) / (end - start)[:, None].to(ref.dtype)
-
-
-def pool_queries(attn: torch.Tensor, q_hw: HW, grid: HW) -> torch.Tensor:
-    """Average the query rows of ``attn`` (B, h, N, M), N on grid ``q_hw``, onto ``grid``: (B, h, G, M).
-    Equal to ``adaptive_avg_pool2d`` over the query grid, computed as two small separable products on
-    views of ``attn``, so that backward keeps no N×M copy (the pooling over a permuted copy kept one)."""
-    b, h, _, m = attn.shape
-    ph, pw = _bin_matrix(q_hw[0], grid[0], attn), _bin_matrix(q_hw[1], grid[1], attn)
-    if h > 1 and attn.transpose(1, 2).is_contiguous():  # (B, N, h, M) in memory (see _softmax_keys)
-        t = ph @ attn.transpose(1, 2).reshape(b, q_hw[0], q_hw[1] * h * m)  # (B, Gh, Wq·h·M)
-        t = pw @ t.reshape(b, grid[0], q_hw[1], h * m)  # (B, Gh, Gw, h·M)
-        return t.reshape(b, grid[0] * grid[1], h, m).transpose(1, 2)
-    t = ph @ attn.reshape(b, h, q_hw[0], q_hw[1] * m)  # (B, h, Gh, Wq·M)
-    return (pw @ t.reshape(b, h, grid[0], q_hw[1], m)).reshape(b, h, grid[0] * grid[1], m)
 
 
 def _softmax_keys(scores: torch.Tensor) -> torch.Tensor:
@@ -688,32 +688,31 @@ class LaViT(BaseModule):
         self._warned_unconsumed = False
         self.record_attention = False  # analysis tools set this to keep every layer's softmax map
         self.attention_maps: List[torch.Tensor] = []
-        self._register_load_state_dict_pre_hook(self._warn_former_chain)  # before the renaming
-        self._register_load_state_dict_pre_hook(self._upgrade_state_dict)
+        self._register_load_state_dict_pre_hook(self._load_older_versions)
         self._freeze_stages()
 
-    def _warn_former_chain(self, state_dict, prefix, local_metadata, *args, **kwargs):
-        """A checkpoint saved before version 3 was most likely trained with the former default
-        ``la_chain='scores'``: say so when it loads into the paper's chain. (Prefix-stripped checkpoints
-        carry no version; only the version-1 key names still tell.)"""
-        version = local_metadata.get('version')
-        v1_names = any(re.fullmatch(re.escape(prefix) + r'(patch_embeds|norms|attn_downsamples)\..*', k)
-                       for k in state_dict)
-        if self.la_chain == 'softmax' and (v1_names or (version is not None and version < 3)):
-            warnings.warn(f'this LaViT checkpoint (version {version or 1}) predates la_chain defaulting to '
+    def _load_older_versions(self, state_dict, prefix, local_metadata, *args, **kwargs):
+        """Upgrade a version-1 state dict, and say when a checkpoint saved before version 3 (most likely
+        trained with the former default ``la_chain='scores'``) loads into the paper's chain. Prefix-stripped
+        checkpoints (``init_cfg`` with ``prefix``) carry no version: only version-1 key names still tell."""
+        version = 1 if self._upgrade_state_dict(state_dict, prefix) else local_metadata.get('version')
+        if self.la_chain == 'softmax' and version is not None and version < 3:
+            warnings.warn(f'this LaViT checkpoint (version {version}) predates la_chain defaulting to '
                           "'softmax' (the paper's chain); if it was trained with the former default, build "
                           "the backbone with la_chain='scores' to compute what it was trained to compute")
 
     @staticmethod
-    def _upgrade_state_dict(state_dict, prefix, local_metadata, *args, **kwargs):
-        """Rename version-1 keys (parallel per-stage lists) to the :class:`LaViTStage` tree. Keyed on the
-        names, not only the version: prefix-stripped checkpoints (``init_cfg`` with ``prefix``) carry none."""
+    def _upgrade_state_dict(state_dict, prefix: str) -> bool:
+        """Rename version-1 keys (parallel per-stage lists) to the :class:`LaViTStage` tree, keyed on the
+        names; True when there were any."""
         old = re.compile(re.escape(prefix) + r'(patch_embeds|norms|attn_downsamples)\.(\d+)\.(.*)|'
                          + re.escape(prefix) + r'stages\.(\d+)\.(\d+)\.(.*)')
+        renamed = False
         for key in list(state_dict):
             m = old.fullmatch(key)
             if m is None:
                 continue
+            renamed = True
             if m.group(1):
                 i, rest = int(m.group(2)), m.group(3)
                 name = {'patch_embeds': 'patch_embed', 'norms': 'norm', 'attn_downsamples': 'attn_downsample'}
@@ -723,6 +722,7 @@ class LaViT(BaseModule):
             else:
                 new = f'{prefix}stages.{m.group(4)}.blocks.{m.group(5)}.{m.group(6)}'
             state_dict[new] = state_dict.pop(key)
+        return renamed
 
     # ----------------------------------------------------------------------------------------- init
     def init_weights(self):
