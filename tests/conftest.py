@@ -53,3 +53,35 @@ def cls_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('cls'))
     make_imagenet(root, num_classes=4, train_per_class=8, val_per_class=4, seed=1)
     return root
+
+
+def make_stack_venv(tmp):
+    """A venv under ``tmp`` that sees this environment's packages, but not mmlavit, through a folder of links
+    (nothing is downloaded or copied), and a copy of the working tree to install from (building writes
+    mmlavit/.mim and build/ into the tree). Returns ``dict(tmp, py, site, src)``."""
+    import shutil
+    import sysconfig
+    site = sysconfig.get_paths()['purelib']
+    stack = tmp / 'stack'
+    stack.mkdir()
+    for name in os.listdir(site):
+        if name.startswith(('mmlavit', '__editable__', '__pycache__')) or name.endswith('.pth'):
+            continue
+        os.symlink(osp.join(site, name), stack / name)
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(tmp / 'venv')], check=True)
+    py = str(tmp / 'venv' / 'bin' / 'python')
+    venv_site = subprocess.run([py, '-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    with open(osp.join(venv_site, 'zz_stack.pth'), 'w') as f:
+        f.write(str(stack) + '\n')
+    src = tmp / 'src'
+    skip = ('.git', '.venv', 'work_dirs', 'data', 'build', 'dist', '*.egg-info', '.mim', '__pycache__',
+            'outputs')
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(*skip))
+    return dict(tmp=tmp, py=py, site=venv_site, src=str(src))
+
+
+@pytest.fixture(scope='session')
+def stack_venv_maker():
+    """:func:`make_stack_venv`, for module-scoped fixtures of the packaging tests."""
+    return make_stack_venv

@@ -13,7 +13,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlavit  # noqa: F401  (registers our types, the mmlavit:: config scope, safe checkpoint loading)
-from mmlavit.apis import DatasetNotFoundError, check_inputs, load_config
+from mmlavit.apis import InputCheckError, check_inputs, load_config
 from mmlavit.apis.tool_parity import ToolFlagError, enable_auto_scale_lr
 from mmlavit.utils import init_cpu_dist_if_needed, shutdown_dist
 
@@ -79,7 +79,7 @@ def main(argv=None):
         return 2
     try:
         check_inputs(cfg, args.config)  # data and pretrained checkpoints, before the work dir is touched
-    except DatasetNotFoundError as e:
+    except InputCheckError as e:  # a dataset or checkpoint check (mmlavit.apis.data_check / checkpoint_check)
         print(f'error: {e}', file=sys.stderr)
         return 2
     init_cpu_dist_if_needed(args.launcher, cfg)  # gloo on CPU-only machines

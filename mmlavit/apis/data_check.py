@@ -1,13 +1,17 @@
-"""Fail fast, before the Runner touches the work dir, when a config's dataset files are missing or malformed,
-or when ``--resume`` would load a truncated checkpoint."""
+"""Fail fast, before the Runner touches the work dir, when a config's dataset files are missing or
+malformed; :func:`check_inputs` runs these and the checkpoint checks of :mod:`.checkpoint_check`."""
 import json
 import os
 import os.path as osp
-import re
-import zipfile
 from typing import Iterable, List, Optional, Tuple
 
 from mmengine.config import Config
+
+# the checkpoint checks were in this module until it was split by concern: importable from here as before
+from .checkpoint_check import (CheckpointError, CheckpointMismatchError,  # noqa: F401
+                               CheckpointNotFoundError, check_checkpoint_fits, check_pretrained_paths,
+                               check_resume_checkpoint, checkpoint_readable)
+from .errors import InputCheckError
 
 # Where to get the data for each dataset type: the small generated variant, and the real data set's layout.
 GENERATE_HINT = {
@@ -31,17 +35,13 @@ LAYOUT_HINT = {
 }
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(InputCheckError, FileNotFoundError):
     """A dataset path named by the config does not exist."""
 
 
 class DataFormatError(DatasetNotFoundError, ValueError):
     """A dataset file exists but is malformed (bad JSON, wrong schema, inconsistent folders). A subclass of
     :class:`DatasetNotFoundError` so that the tools' existing ``except`` reports it the same way."""
-
-
-class CheckpointError(DatasetNotFoundError):
-    """The checkpoint that ``--resume`` would load is unreadable (e.g. truncated by a kill while saving)."""
 
 
 def _dataset_cfgs(cfg: Config) -> Iterable[Tuple[str, dict]]:
@@ -101,40 +101,6 @@ def check_dataset_paths(cfg: Config, config_path: str = '<config>') -> None:
                 msg.append(f'or generate the small offline dataset with `{generate}`'
                            + (f' and train the offline config {small}.' if small else '.'))
             raise DatasetNotFoundError(' '.join(msg))
-
-
-def _pretrained(node, path='model'):
-    """Yield (config key, checkpoint) of every ``init_cfg=dict(type='Pretrained', checkpoint=...)``."""
-    for key, module_cfg in _pretrained_nodes(node, path):
-        init = module_cfg['init_cfg']
-        for item in (init if isinstance(init, list) else [init]):
-            if isinstance(item, dict) and item.get('type') == 'Pretrained' and item.get('checkpoint'):
-                yield f'{key}.init_cfg', item['checkpoint']
-
-
-def check_pretrained_paths(cfg: Config, config_path: str = '<config>') -> None:
-    """Raise :class:`DatasetNotFoundError` when a local ``Pretrained`` checkpoint of the model is missing
-    (remote URLs and ``open-mmlab://``-style names are left to mmengine)."""
-    for key, ckpt in _pretrained(cfg.get('model')):
-        if '://' in ckpt or osp.exists(ckpt):
-            continue
-        hint = cfg.get('pretrain_config')
-        raise DatasetNotFoundError(
-            f'{config_path}: {key} loads "{ckpt}", which does not exist. '
-            + (f'Train it first with `python tools/train.py {hint}`, ' if hint else 'Point it at your '
-                                                                                    'checkpoint, ')
-            + f'or train from scratch with --cfg-options {key}=None.')
-    teacher = (cfg.get('model') or {}).get('teacher')
-    if isinstance(teacher, dict) and teacher.get('checkpoint'):
-        ckpt = teacher['checkpoint']
-        if '://' not in ckpt and not osp.exists(ckpt):
-            how = (f'python tools/train.py {teacher["config"]}' if teacher.get('config')
-                   else 'the teacher\'s config')
-            raise DatasetNotFoundError(
-                f'{config_path}: the distiller\'s teacher checkpoint "{ckpt}" does not exist. Train the '
-                'teacher '
-                f'first with `{how}` (see the config\'s header), or point model.teacher.checkpoint at '
-                'it.')
 
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
@@ -317,65 +283,6 @@ def check_dataset_files(cfg: Config, config_path: str = '<config>') -> None:
             raise DataFormatError(f'{config_path}: {loader}.dataset ({dtype or "dataset"}): {e}') from None
 
 
-def _ckpt_step(path: str) -> int:
-    m = re.search(r'(\d+)\.pth$', osp.basename(path))
-    return int(m.group(1)) if m else -1
-
-
-def checkpoint_readable(path: str) -> Optional[str]:
-    """None if ``path`` looks like a complete ``torch.save`` file, else what is wrong. Cheap: reads the zip
-    directory at the end of the file (a file cut off while being written has none), not the tensors."""
-    if not osp.isfile(path):
-        return 'the file does not exist'
-    if osp.getsize(path) == 0:
-        return 'the file is empty'
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as z:
-                if not any(n.endswith('data.pkl') for n in z.namelist()):
-                    return 'the zip archive holds no data.pkl (not a torch checkpoint)'
-        except (zipfile.BadZipFile, OSError) as e:
-            return f'unreadable zip archive ({e})'
-        return None
-    with open(path, 'rb') as f:
-        magic = f.read(4)
-    if magic.startswith(b'PK'):
-        return f'the zip archive is incomplete ({osp.getsize(path)} bytes; cut off while being written?)'
-    return None  # a legacy (pre-1.6) torch.save pickle: left to torch.load
-
-
-def check_resume_checkpoint(cfg: Config) -> None:
-    """With ``cfg.resume``, raise :class:`CheckpointError` when the checkpoint to resume from (``load_from``,
-    else the one ``work_dir/last_checkpoint`` names, as mmengine finds it) is missing or truncated, naming the
-    newest readable checkpoint left in the work dir to resume from instead."""
-    if not cfg.get('resume'):
-        return
-    work_dir = cfg.get('work_dir') or ''
-    path, source = cfg.get('load_from'), '--resume'
-    if not path:
-        pointer = osp.join(work_dir, 'last_checkpoint')
-        if not osp.isfile(pointer):
-            return  # nothing to resume: mmengine starts from scratch
-        with open(pointer) as f:
-            path, source = f.read().strip(), pointer
-    if not path or '://' in path:
-        return
-    problem = checkpoint_readable(path)
-    if problem is None:
-        return
-    others = sorted((p for p in (osp.join(work_dir, f) for f in os.listdir(work_dir) if f.endswith('.pth'))
-                     if osp.abspath(p) != osp.abspath(path) and checkpoint_readable(p) is None),
-                    key=lambda p: (_ckpt_step(p), osp.getmtime(p))) if osp.isdir(work_dir) else []
-    if others:
-        fix = (f'The previous good checkpoint is {others[-1]}: resume from it with --resume {others[-1]} '
-               '(and delete the broken file).')
-    else:
-        fix = (f'No other readable checkpoint is left in {work_dir} (max_keep_ckpts removes older ones '
-               'before '
-               'writing a new one): train again without --resume.')
-    raise CheckpointError(f'cannot resume from {path} (named by {source}): {problem}. {fix}')
-
-
 def _count_skips(pipeline) -> int:
     return sum(isinstance(t, dict) and str(t.get('type')) == 'SkipUnreadable' for t in pipeline)
 
@@ -396,123 +303,10 @@ def apply_skip_unreadable(cfg: Config) -> int:
     return n
 
 
-# Ours: a checkpoint that fills less than this share of a module's tensors (missing keys or other shapes) is
-# taken for another architecture and refused; above it, what does not fit is only warned about (fine-tuning
-# with a new head is legitimate), as mmengine does, but with the key names and both files.
-MIN_FIT = 0.5
-
-
-class CheckpointMismatchError(DatasetNotFoundError):
-    """A ``load_from`` / ``init_cfg`` checkpoint does not fit the model of the config."""
-
-
-def _state_dict_of(path: str, prefix: Optional[str] = None) -> dict:
-    from mmengine.runner.checkpoint import _load_checkpoint
-    ckpt = _load_checkpoint(path, map_location='cpu')
-    sd = ckpt.get('state_dict', ckpt.get('model', ckpt)) if isinstance(ckpt, dict) else {}
-    sd = {re.sub(r'^module\.', '', k): v for k, v in sd.items() if hasattr(v, 'shape')}
-    if prefix:
-        p = prefix if prefix.endswith('.') else prefix + '.'
-        sd = {k[len(p):]: v for k, v in sd.items() if k.startswith(p)}
-    return sd
-
-
-def checkpoint_fit(module_sd: dict, ckpt_sd: dict) -> Tuple[List[str], List[str], List[str], float]:
-    """(missing, unexpected, other-shape keys, share of the module's tensors the checkpoint fills)."""
-    missing = [k for k in module_sd if k not in ckpt_sd]
-    unexpected = [k for k in ckpt_sd if k not in module_sd]
-    shape = [k for k in module_sd if k in ckpt_sd and tuple(module_sd[k].shape) != tuple(ckpt_sd[k].shape)]
-    fit = (len(module_sd) - len(missing) - len(shape)) / max(len(module_sd), 1)
-    return missing, unexpected, shape, fit
-
-
-def _describe(missing, unexpected, shape, module_sd, ckpt_sd) -> str:
-    parts = []
-    if shape:
-        parts.append('other shapes: ' + ', '.join(
-            f'{k} {tuple(ckpt_sd[k].shape)} in the checkpoint vs {tuple(module_sd[k].shape)} in the model'
-            for k in shape[:3]) + (f' (+{len(shape) - 3} more)' if len(shape) > 3 else ''))
-    if missing:
-        parts.append(f'missing from the checkpoint: {", ".join(missing[:5])}'
-                     + (f' (+{len(missing) - 5} more)' if len(missing) > 5 else ''))
-    if unexpected:
-        parts.append(f'not in the model: {", ".join(unexpected[:5])}'
-                     + (f' (+{len(unexpected) - 5} more)' if len(unexpected) > 5 else ''))
-    return '; '.join(parts)
-
-
-def check_checkpoint_fits(cfg: Config, config_path: str = '<config>') -> None:
-    """Compare the local checkpoints a fresh run loads — ``load_from`` (not with ``--resume``) and every
-    ``init_cfg=dict(type='Pretrained')`` of a submodule — with the module the config builds. Raises
-    :class:`CheckpointMismatchError` naming the checkpoint, the config and example keys when the checkpoint
-    fills less than ``MIN_FIT`` of the module's tensors (another architecture); warns with the same details
-    when only some keys are missing, unexpected or of another shape (mmengine loads the rest).
-
-    Costs one extra model build and checkpoint read before training, only when such a checkpoint is set."""
-    import logging
-
-    from mmengine.logging import print_log
-    from mmengine.registry import DefaultScope
-
-    from mmlavit.registry import build_model  # the default scope's registry, else mmlavit's
-    model_cfg = cfg.get('model')
-    jobs = []  # (what, checkpoint, module config, prefix)
-    load_from = cfg.get('load_from')
-    if load_from and not cfg.get('resume') and '://' not in load_from and osp.isfile(load_from):
-        jobs.append(('load_from', load_from, model_cfg, None))
-    for key, node in _pretrained_nodes(model_cfg):
-        init = node['init_cfg']
-        for item in (init if isinstance(init, list) else [init]):
-            pretrained = isinstance(item, dict) and item.get('type') == 'Pretrained'
-            ck = item.get('checkpoint') if pretrained else None
-            if ck and '://' not in ck and osp.isfile(ck):
-                jobs.append((f'{key}.init_cfg', ck, node, item.get('prefix')))
-    if not jobs:
-        return
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
-        for what, ckpt, node, prefix in jobs:
-            try:
-                module = build_model(dict(node, init_cfg=None) if 'init_cfg' in node else node)
-            except Exception as e:  # noqa: BLE001 - not buildable here (e.g. a distiller's teacher): skip
-                print_log(f'{config_path}: could not build {what}\'s module to check {ckpt} ({e}); skipped',
-                          logger='current', level=logging.DEBUG)
-                continue
-            module_sd = module.state_dict()
-            ckpt_sd = _state_dict_of(ckpt, prefix)
-            missing, unexpected, shape, fit = checkpoint_fit(module_sd, ckpt_sd)
-            if not (missing or unexpected or shape):
-                continue
-            detail = _describe(missing, unexpected, shape, module_sd, ckpt_sd)
-            where = f'{what} = {ckpt}' + (f' (prefix "{prefix}")' if prefix else '')
-            if fit < MIN_FIT:
-                raise CheckpointMismatchError(
-                    f'{config_path}: {where} fills only {fit:.0%} of the {len(module_sd)} tensors of the '
-                    'model '
-                    f'that {config_path} builds — a checkpoint of another architecture? {detail}. Use a '
-                    f'checkpoint trained with a matching config, or drop it with --cfg-options {what}=None.')
-            print_log(f'{config_path}: {where} does not fit the model exactly ({fit:.0%} of its tensors '
-                      'load); '
-                      f'{detail}.', logger='current', level=logging.WARNING)
-
-
-def _pretrained_nodes(node, path='model'):
-    """Yield (config key, module config) of every submodule config with a ``Pretrained`` init_cfg."""
-    if isinstance(node, dict):
-        init = node.get('init_cfg')
-        if any(isinstance(i, dict) and i.get('type') == 'Pretrained'
-               for i in (init if isinstance(init, list) else [init])):
-            yield path, node
-        for k, v in node.items():
-            if k not in ('init_cfg', 'teacher'):  # a teacher's weights come from its own checkpoint
-                yield from _pretrained_nodes(v, f'{path}.{k}')
-    elif isinstance(node, (list, tuple)):
-        for i, v in enumerate(node):
-            yield from _pretrained_nodes(v, f'{path}[{i}]')
-
-
 def check_inputs(cfg: Config, config_path: str = '<config>') -> None:
-    """All fail-fast checks of the tools: dataset paths and file formats, pretrained checkpoints, and the
-    checkpoint ``--resume`` would load; also applies the opt-in ``skip_unreadable_images`` switch
+    """All fail-fast checks of the tools (each raises an :class:`~.errors.InputCheckError`): dataset paths
+    and file formats, pretrained and teacher checkpoints, the checkpoint ``--resume`` would load and the fit
+    of ``load_from`` / ``init_cfg`` checkpoints; also applies the opt-in ``skip_unreadable_images`` switch
     (:func:`apply_skip_unreadable`)."""
     apply_skip_unreadable(cfg)
     check_dataset_paths(cfg, config_path)

@@ -139,12 +139,14 @@ class EpisodicDataset(torch.utils.data.Dataset):
                 self.by_class[index[lab]].append(i)
         if len(self.class_names) < num_ways:
             raise ValueError(f'{num_ways}-way episodes need at least {num_ways} classes; the source has '
-                             f'{len(self.class_names)}')
+                             f"{len(self.class_names)}: set num_ways (the dataset's and model.num_ways) to "
+                             f'at most {len(self.class_names)}')
         need = num_shots + num_queries
         small = [(self.class_names[c], len(ix)) for c, ix in enumerate(self.by_class) if len(ix) < need]
         if small:
             raise ValueError(f'{num_shots}-shot episodes with {num_queries} queries need {need} images per '
-                             f'class; {len(small)} classes have fewer, e.g. {small[:3]}')
+                             f'class; {len(small)} classes have fewer, e.g. {small[:3]}: lower num_shots / '
+                             'num_queries, or leave those classes out of the split')
         self.pipeline = Compose(list(pipeline)) if self.base is None else None
         self.metainfo = dict(classes=tuple(self.class_names))
 

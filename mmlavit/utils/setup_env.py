@@ -1,7 +1,6 @@
 """Process-wide set-up that ``import mmlavit`` performs once: the ``mmlavit::`` config scope and safe
 loading of mmengine checkpoints under torch's ``weights_only`` default."""
 import codecs
-import os.path as osp
 
 import numpy as np
 import torch
@@ -10,64 +9,18 @@ import torch
 def enable_mmlavit_config_scope() -> None:
     """Make ``_base_ = 'mmlavit::lavit/xxx.py'`` resolve in any config parsed after ``import mmlavit``.
 
-    mmengine resolves ``pkg::`` bases only for the packages in its fixed ``MODULE2PACKAGE`` table and finds
-    the package through its distribution location, which for an editable (``pip install -e``) install is
-    ``site-packages`` rather than the source tree. We add ``mmlavit`` to the table and answer the location
-    lookup for ``mmlavit`` with this package's directory (which holds ``.mim/configs``). Other packages are
-    looked up exactly as before.
-
-    Where it does not work: a process that parses a config using ``mmlavit::`` *before* importing mmlavit
-    (e.g. mmdet's own ``tools/train.py``: ``custom_imports`` is applied only after the config is parsed).
-    Use our ``tools/train.py`` / ``tools/test.py``, import mmlavit first, or use a relative ``_base_`` path.
+    The adjustments of mmengine (``MODULE2PACKAGE`` learns ``mmlavit``; ``get_installed_path('mmlavit')``
+    answers this package's directory, which holds ``.mim/configs``, also for an editable install; an
+    ``mmlavit::`` base's typed dicts get the base's own ``default_scope``) live in the top-level module
+    :mod:`mmlavit_startup`, which an installed mmlavit also applies at start-up through
+    ``mmlavit-startup.pth`` — so the upstream ``tools/train.py`` and ``mim`` parse ``mmlavit::`` bases before
+    anything imports mmlavit. Here they are applied to the mmengine modules already imported, for a process
+    without the ``.pth`` (a source tree on ``PYTHONPATH``).
     """
-    from mmengine.config import config as config_mod
-    from mmengine.config import utils as config_utils
+    import mmengine.config  # noqa: F401  (loads mmengine.config.config / .utils and mmengine.utils)
 
-    config_utils.MODULE2PACKAGE.setdefault('mmlavit', 'mmlavit')
-    original = config_mod.get_installed_path
-    if getattr(original, '_mmlavit', False):
-        return
-    here = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-    def get_installed_path(package: str) -> str:
-        if package == 'mmlavit':
-            return here
-        return original(package)
-
-    get_installed_path._mmlavit = True
-    config_mod.get_installed_path = get_installed_path
-    _stamp_mmlavit_bases_with_their_default_scope(config_mod.Config)
-
-
-def _stamp_mmlavit_bases_with_their_default_scope(config_cls) -> None:
-    """Give the typed dicts of an ``mmlavit::`` base the base config's own ``default_scope`` as ``_scope_``.
-
-    While merging a ``pkg::`` base, mmengine (``Config._file2dict``) passes the base's parsed dict to
-    ``Config._dict_to_config_dict(cfg, scope=pkg)``, which stamps ``_scope_=pkg`` on each outermost dict with
-    a ``type`` (``model``, each dataset, evaluator, hook, optimizer wrapper, ...) and records ``pkg`` for
-    variables read through ``_base_.xxx``. For mmdet/mmseg/mmpretrain the package is also the registry scope
-    of their configs. Ours are not: an mmlavit config builds in the scope of the toolbox it extends
-    (``default_scope='mmpretrain'`` / ``'mmdet'`` / ``'mmseg'``), so ``_scope_='mmlavit'`` sent
-    ``ImageClassifier`` or ``CocoDataset`` to mmlavit's registry, which does not hold them. We stamp the base
-    config's ``default_scope`` instead (all our types are registered there too, see
-    :mod:`mmlavit.registry`); a base without ``default_scope`` keeps mmengine's ``'mmlavit'``.
-
-    Limits: only the pure-Python (non-``lazy_import``) config style is covered, as all shipped configs are;
-    a user config that overrides ``default_scope`` does not change the scope of the dicts it inherits (the
-    stamp wins, as it does for any ``pkg::`` base).
-    """
-    original = config_cls.__dict__['_dict_to_config_dict'].__func__
-    if getattr(original, '_mmlavit', False):
-        return
-
-    def _dict_to_config_dict(cfg, scope=None, has_scope=True):
-        # Only the call on a whole mmlavit base config matters: nested calls already carry the new scope.
-        if scope == 'mmlavit' and isinstance(cfg, dict) and isinstance(cfg.get('default_scope'), str):
-            scope = cfg['default_scope']
-        return original(cfg, scope=scope, has_scope=has_scope)
-
-    _dict_to_config_dict._mmlavit = True
-    config_cls._dict_to_config_dict = staticmethod(_dict_to_config_dict)
+    import mmlavit_startup
+    mmlavit_startup.enable_config_scope()
 
 
 def allow_mmengine_checkpoint_types() -> None:

@@ -140,3 +140,39 @@ def test_skip_unreadable_images_opt_in(tool, cls_root, tmp_path):
     assert res.returncode == 0, out[-3000:]
     assert f'SkipUnreadable: skipped {broken} (AssertionError: failed to load image' in out
     assert '1 unreadable image(s) skipped so far' in out
+
+
+def test_error_types_say_what_failed():
+    """Dataset and checkpoint checks are split by concern: each error type says which it is, both derive from
+    InputCheckError (what tools/train.py reports), and the names stay importable from data_check."""
+    from mmlavit.apis import (CheckpointError, CheckpointMismatchError, CheckpointNotFoundError,
+                              DatasetNotFoundError, InputCheckError, data_check)
+    for err in (CheckpointError, CheckpointMismatchError, CheckpointNotFoundError):
+        assert issubclass(err, InputCheckError) and not issubclass(err, DatasetNotFoundError)
+    assert issubclass(DataFormatError, DatasetNotFoundError)
+    assert issubclass(DatasetNotFoundError, InputCheckError)
+    assert data_check.CheckpointError is CheckpointError  # the import path from before the split
+
+
+def test_missing_pretrained_checkpoint_is_a_checkpoint_error():
+    from mmengine.config import Config
+
+    from mmlavit.apis import CheckpointNotFoundError, check_pretrained_paths
+    init = dict(type='Pretrained', checkpoint='/nonexistent.pth')
+    cfg = Config(dict(model=dict(backbone=dict(init_cfg=init))))
+    with pytest.raises(CheckpointNotFoundError, match=r'model.backbone.init_cfg loads "/nonexistent.pth"'):
+        check_pretrained_paths(cfg, '<cfg>')
+
+
+def test_state_dict_fit_is_the_one_comparison():
+    import torch
+
+    from mmlavit.utils import state_dict_fit
+    model = {'a.weight': torch.zeros(2, 3), 'a.bias': torch.zeros(2), 'b.weight': torch.zeros(4)}
+    ckpt = {'a.weight': torch.ones(2, 3), 'a.bias': torch.ones(5), 'c.weight': torch.ones(1)}
+    fit = state_dict_fit(model, ckpt)
+    assert (fit.missing, fit.unexpected, fit.shape) == (['b.weight'], ['c.weight'], ['a.bias'])
+    assert fit.fit == pytest.approx(1 / 3) and not fit.exact
+    assert fit.describe(model, ckpt) == ('other shapes: a.bias (5,) in the checkpoint vs (2,) in the model; '
+                                         'missing from the checkpoint: b.weight; not in the model: c.weight')
+    assert state_dict_fit(model, dict(model)).exact

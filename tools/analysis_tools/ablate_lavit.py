@@ -8,11 +8,14 @@ and seed; reported: CocoMetric bbox and segm mAP.
     python tools/analysis_tools/ablate_lavit.py --seeds 0 1 --out-dir work_dirs/ablation
     python tools/analysis_tools/ablate_lavit.py --task det --variants 0 1 --seeds 0 --out-dir work_dirs/abl_d
 Needs the generated class folders (tools/dataset_converters/generate_data.py imagenet) and, for ``det``, the
-generated COCO shapes (``generate_data.py coco data/synthetic_coco``).
+generated COCO shapes (``generate_data.py coco data/synthetic_coco``). Each run trains into
+``<out-dir>/<its options as a slug>_s<seed>`` (e.g. ``la_chain-scores_s0``); a finished run whose
+``run.json`` records the same command and config is read back instead of trained again (``--retrain``).
 """
 import argparse
 import os
 import os.path as osp
+import re
 import statistics
 import sys
 
@@ -35,21 +38,28 @@ VARIANTS = {
 DET_CONFIG = 'configs/lavit/mask-rcnn_lavit-t_fpn_synth-coco.py'
 
 
-def run(name, opts, seed, out_dir):
-    wd = osp.join(out_dir, f'{abs(hash(name)) % 10**8}_s{seed}')
-    recs, secs = train(CONFIG, wd, ['default_hooks.checkpoint.interval=100', *opts], seed)
+def variant_dir(opts, seed, out_dir):
+    """The work dir of a variant's run: a slug of its options (the same in every process, unlike
+    ``hash()``), so that a finished run is found and read back."""
+    slug = '_'.join(f"{k.rsplit('.', 1)[-1]}-{v}" for k, v in (o.split('=', 1) for o in opts)) or 'defaults'
+    return osp.join(out_dir, f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', slug)}_s{seed}")
+
+
+def run(name, opts, seed, out_dir, reuse=True):
+    wd = variant_dir(opts, seed, out_dir)
+    recs, secs = train(CONFIG, wd, ['default_hooks.checkpoint.interval=100', *opts], seed, reuse=reuse)
     dp = last(recs, 'loss_dp')
     return last(recs, 'accuracy/top1'), dp, secs
 
 
-def run_det(name, opts, seed, out_dir):
+def run_det(name, opts, seed, out_dir, reuse=True):
     """Classifier with the switch, then Mask R-CNN from its checkpoint with the same switch:
     (bbox mAP, segm mAP, seconds of both runs)."""
-    wd = osp.join(out_dir, f'{abs(hash(name)) % 10**8}_s{seed}')
-    _, cls_secs = train(CONFIG, osp.join(wd, 'cls'), opts, seed)  # keeps epoch_15.pth (interval 5)
+    wd = variant_dir(opts, seed, out_dir)
+    _, cls_secs = train(CONFIG, osp.join(wd, 'cls'), opts, seed, reuse=reuse)  # keeps epoch_15.pth
     ckpt = osp.join(wd, 'cls', 'epoch_15.pth')
     det_opts = [f'model.backbone.init_cfg.checkpoint={ckpt}', *opts]
-    recs, det_secs = train(DET_CONFIG, osp.join(wd, 'det'), det_opts, seed)
+    recs, det_secs = train(DET_CONFIG, osp.join(wd, 'det'), det_opts, seed, reuse=reuse)
     return last(recs, 'coco/bbox_mAP'), last(recs, 'coco/segm_mAP'), cls_secs + det_secs
 
 
@@ -64,6 +74,9 @@ def main(argv=None):
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     p.add_argument('--variants', nargs='+', help='subset of variant names, or their 0-based indices')
     p.add_argument('--out-dir', default='work_dirs/ablation')
+    p.add_argument('--retrain', action='store_true',
+                   help='train every run again (default: a finished run with the same command and config, '
+                        'as its run.json records, is read back)')
     a = p.parse_args(argv)
     os.makedirs(a.out_dir, exist_ok=True)
     if a.task == 'cls':
@@ -76,14 +89,14 @@ def main(argv=None):
         if a.variants and name not in a.variants and str(list(VARIANTS).index(name)) not in a.variants:
             continue
         if a.task == 'cls':
-            rs = [run(name, opts, s, a.out_dir) for s in a.seeds]
+            rs = [run(name, opts, s, a.out_dir, not a.retrain) for s in a.seeds]
             dps = [r[1] for r in rs if r[1] is not None]
             dp = f'{statistics.mean(dps):.4f}' if dps else '—'
             per = ', '.join(f'{r[0]:.1f}' for r in rs)
             lines.append(f'| {name} | {_mean_std([r[0] for r in rs])} | {per} | {dp} '
                          f'| {statistics.mean(r[2] for r in rs):.0f} |')
         else:
-            rs = [run_det(name, opts, s, a.out_dir) for s in a.seeds]
+            rs = [run_det(name, opts, s, a.out_dir, not a.retrain) for s in a.seeds]
             per = ', '.join(f'{r[0]:.3f} / {r[1]:.3f}' for r in rs)
             lines.append(f'| {name} | {_mean_std([r[0] for r in rs], digits=3)} | '
                          f'{_mean_std([r[1] for r in rs], digits=3)} | {per} | '

@@ -44,6 +44,8 @@ def methods(s_dim, t_dim):
     for name, m in METHODS.items():
         path = osp.join(ROOT, 'configs', 'distill', '_base_', 'methods', f'{m}.py')
         block = Config.fromfile(path).distill_method.to_dict()
+        for key in ('_delete_', 'type'):  # what makes it the leaf's model; the arguments stay
+            block.pop(key)
         for loss in block['losses'].values():
             if loss['type'] == 'TRGLoss':
                 loss.update(student_dim=s_dim, teacher_dim=t_dim)

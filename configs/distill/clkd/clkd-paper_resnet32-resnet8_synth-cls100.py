@@ -4,12 +4,6 @@
 # CLKD in the PAPER'S form (../_base_/methods/clkd_paper.py: element-wise MSE terms, L_cc on
 # raw logits, λ = 0.1, μ = 0.5, β = 2, ν = 0.4, no warm-up); ours: clkd_resnet32-resnet8_synth-cls100.py.
 _base_ = ['../baselines/resnet8_synth-cls100.py', '../_base_/methods/clkd_paper.py']
-model = dict(
-    _delete_=True, type='SingleTeacherDistiller',
-    student={{_base_.model}},  # the student: the model of the first _base_
-    teacher=dict(config='configs/distill/baselines/resnet32_synth-cls100.py',
-                 checkpoint='work_dirs/resnet32_synth-cls100/epoch_30.pth'),
-    recorders={{_base_.distill_method.recorders}},
-    losses={{_base_.distill_method.losses}},
-    loss_inputs={{_base_.distill_method.loss_inputs}},
-    student_loss_weight={{_base_.distill_method.student_loss_weight}})
+model = dict(_base_.distill_method, student=_base_.model,
+             teacher=dict(config='configs/distill/baselines/resnet32_synth-cls100.py',
+                          checkpoint='work_dirs/resnet32_synth-cls100/epoch_30.pth'))

@@ -4,12 +4,6 @@
 # CLKD in OUR form (../_base_/methods/clkd.py: row-sum reduction, L_cc on normalised
 # logits, w = 4, λ = 1, warm-up); the paper's literal form: clkd-paper_resnet32-resnet8x0.5_digits.py.
 _base_ = ['../baselines/resnet8x0.5_digits.py', '../_base_/methods/clkd.py']
-model = dict(
-    _delete_=True, type='SingleTeacherDistiller',
-    student={{_base_.model}},  # the student: the model of the first _base_
-    teacher=dict(config='configs/distill/baselines/resnet32_digits.py',
-                 checkpoint='work_dirs/resnet32_digits/epoch_30.pth'),
-    recorders={{_base_.distill_method.recorders}},
-    losses={{_base_.distill_method.losses}},
-    loss_inputs={{_base_.distill_method.loss_inputs}},
-    student_loss_weight={{_base_.distill_method.student_loss_weight}})
+model = dict(_base_.distill_method, student=_base_.model,
+             teacher=dict(config='configs/distill/baselines/resnet32_digits.py',
+                          checkpoint='work_dirs/resnet32_digits/epoch_30.pth'))

@@ -3,12 +3,7 @@
 #   (-> work_dirs/resnet56_cifar100/epoch_240.pth; or point model.teacher.checkpoint at yours)
 # DKD with the paper's β 2 for this pair
 _base_ = ['../baselines/resnet20_cifar100.py', '../_base_/methods/dkd.py']
-model = dict(
-    _delete_=True, type='SingleTeacherDistiller',
-    student={{_base_.model}},  # the student: the model of the first _base_
-    teacher=dict(config='configs/distill/baselines/resnet56_cifar100.py',
-                 checkpoint='work_dirs/resnet56_cifar100/epoch_240.pth'),
-    recorders={{_base_.distill_method.recorders}},
-    losses=dict(loss_dkd=dict(type='DKDLoss', alpha=1.0, beta=2.0, temperature=4.0, warmup=20 / 240)),
-    loss_inputs={{_base_.distill_method.loss_inputs}},
-    student_loss_weight={{_base_.distill_method.student_loss_weight}})
+model = dict(_base_.distill_method, student=_base_.model,
+             teacher=dict(config='configs/distill/baselines/resnet56_cifar100.py',
+                          checkpoint='work_dirs/resnet56_cifar100/epoch_240.pth'),
+             losses=dict(loss_dkd=dict(_base_.distill_method.losses.loss_dkd, beta=2.0)))

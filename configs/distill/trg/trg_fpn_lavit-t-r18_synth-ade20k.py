@@ -6,14 +6,12 @@
 _base_ = '../baselines/fpn_r18_synth-ade20k.py'
 pix_logits = dict(recorder='logits', layout='nchw')
 last_stage = dict(recorder='feat', item=-1)
-model = dict(
-    _delete_=True, type='SingleTeacherDistiller',
-    student={{_base_.model}},  # the student: the model of the _base_
-    teacher=dict(config='configs/lavit/fpn_lavit-t_synth-ade20k.py',
-                 checkpoint='work_dirs/fpn_lavit-t_synth-ade20k/iter_400.pth'),
-    recorders=dict(logits=dict(type='ModuleOutputs', source='decode_head.conv_seg'),
-                   feat=dict(type='ModuleOutputs', source='backbone')),
-    losses=dict(loss_kd=dict(type='KDLoss', temperature=1.0, loss_weight=1.0),
-                loss_trg=dict(type='TRGLoss', student_dim=512, teacher_dim=512, num_tokens=16)),
-    loss_inputs=dict(loss_kd=dict(student=pix_logits, teacher=pix_logits),
-                     loss_trg=dict(student=last_stage, teacher=last_stage)))
+model = dict(_delete_=True, type='SingleTeacherDistiller', student=_base_.model,
+             teacher=dict(config='configs/lavit/fpn_lavit-t_synth-ade20k.py',
+                          checkpoint='work_dirs/fpn_lavit-t_synth-ade20k/iter_400.pth'),
+             recorders=dict(logits=dict(type='ModuleOutputs', source='decode_head.conv_seg'),
+                            feat=dict(type='ModuleOutputs', source='backbone')),
+             losses=dict(loss_kd=dict(type='KDLoss', temperature=1.0, loss_weight=1.0),
+                         loss_trg=dict(type='TRGLoss', student_dim=512, teacher_dim=512, num_tokens=16)),
+             loss_inputs=dict(loss_kd=dict(student=pix_logits, teacher=pix_logits),
+                              loss_trg=dict(student=last_stage, teacher=last_stage)))

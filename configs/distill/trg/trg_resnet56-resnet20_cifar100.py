@@ -3,12 +3,6 @@
 #   (-> work_dirs/resnet56_cifar100/epoch_240.pth; or point model.teacher.checkpoint at yours)
 # the 8x8 last map at 32 px in 4x4 averaged patches: 4 tokens per image
 _base_ = ['../baselines/resnet20_cifar100.py', '../_base_/methods/trg.py']
-model = dict(
-    _delete_=True, type='SingleTeacherDistiller',
-    student={{_base_.model}},  # the student: the model of the first _base_
-    teacher=dict(config='configs/distill/baselines/resnet56_cifar100.py',
-                 checkpoint='work_dirs/resnet56_cifar100/epoch_240.pth'),
-    recorders={{_base_.distill_method.recorders}},
-    losses={{_base_.distill_method.losses}},
-    loss_inputs={{_base_.distill_method.loss_inputs}},
-    student_loss_weight={{_base_.distill_method.student_loss_weight}})
+model = dict(_base_.distill_method, student=_base_.model,
+             teacher=dict(config='configs/distill/baselines/resnet56_cifar100.py',
+                          checkpoint='work_dirs/resnet56_cifar100/epoch_240.pth'))

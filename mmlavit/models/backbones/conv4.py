@@ -38,5 +38,11 @@ class Conv4(BaseModule):
         self.out_channels = channels
 
     def forward(self, x):
+        need = 2 ** len(self.blocks)  # each block halves the map (2x2 max-pool, floor)
+        if min(x.shape[-2:]) < need:
+            raise ValueError(f'Conv4: input {tuple(x.shape[-2:])} is under {need} px a side, the least its '
+                             f'{len(self.blocks)} blocks (each a 2x2 max-pool) keep a 1x1 map of: feed '
+                             "larger images (the pipeline's Resize, the model's img_size) or set num_blocks "
+                             'lower')
         x = self.blocks(x)
         return x.flatten(1) if self.flatten else x

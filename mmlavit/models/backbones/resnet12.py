@@ -48,5 +48,10 @@ class ResNet12(BaseModule):
         self.out_channels = channels[-1]
 
     def forward(self, x):
+        need = 2 ** len(self.blocks)  # each block ends with a 2x2 max-pool (floor)
+        if min(x.shape[-2:]) < need:
+            raise ValueError(f'ResNet12: input {tuple(x.shape[-2:])} is under {need} px a side, the least '
+                             'its 4 blocks (each ending in a 2x2 max-pool) keep a 1x1 map of: feed larger '
+                             "images (the pipeline's Resize, the model's img_size)")
         x = self.blocks(x)
         return x.mean(dim=(2, 3)) if self.flatten else x

@@ -8,7 +8,9 @@ import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.registry import MODELS, DefaultScope
-from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
+
+from mmlavit.utils.checkpoint import checkpoint_state_dict, state_dict_fit
 
 
 def load_teacher_config(path: str) -> Config:
@@ -65,17 +67,14 @@ def load_teacher_checkpoint(teacher: nn.Module, ckpt: str, source: str, strict: 
     if '://' not in ckpt and not osp.isfile(ckpt):
         raise FileNotFoundError(f'teacher checkpoint "{ckpt}" does not exist; train the teacher first '
                                 f'(python tools/train.py <{source}>) or fix model.teacher.checkpoint')
-    state = _load_checkpoint(ckpt, map_location='cpu')
-    sd = state.get('state_dict', state)
+    sd = checkpoint_state_dict(ckpt)
     if any(k.startswith('student.') for k in sd):  # a distiller checkpoint: take its student
         sd = {k[len('student.'):]: v for k, v in sd.items() if k.startswith('student.')}
     own = teacher.state_dict()
-    missing = sorted(set(own) - set(sd))
-    unexpected = sorted(set(sd) - set(own))
-    bad = sorted(k for k in set(own) & set(sd) if hasattr(sd[k], 'shape') and sd[k].shape != own[k].shape)
+    missing, unexpected, bad, _ = state_dict_fit(own, sd)
     shapes = [f'{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}' for k in bad]
     where = f'teacher checkpoint "{ckpt}" does not fit {source}'
-    if len(missing) == len(own):
+    if own and len(missing) == len(own):
         raise KeyError(f'{where}: they share no keys (first model keys: {sorted(own)[:3]}, first checkpoint '
                        f'keys: {sorted(sd)[:3]})')
     problems = [f'{len(missing)} model keys missing from the checkpoint, e.g. {missing[:5]}'] * bool(missing)

@@ -35,15 +35,20 @@ Params = Dict[str, torch.Tensor]
 class Learner(nn.Module):
     """``body`` (a backbone returning ``(B, D)``) + linear ``head`` (D -> N ways)."""
 
-    def __init__(self, body: nn.Module, feat_dim: int, num_ways: int):
+    def __init__(self, body: nn.Module, feat_dim: int, num_ways: int, img_size: Optional[int] = None):
         super().__init__()
         self.body = body
         self.head = nn.Linear(feat_dim, num_ways)
+        self.img_size = img_size
 
     def forward(self, x: torch.Tensor, features_only: bool = False) -> torch.Tensor:
         f = self.body(x)
         if f.ndim > 2:
             f = f.flatten(1)
+        if f.shape[1] != self.head.in_features:
+            raise ValueError(f'the backbone gives {f.shape[1]} features for {tuple(x.shape[-2:])} inputs, '
+                             f'the head takes {self.head.in_features} (it was sized for model.img_size='
+                             f'{self.img_size}): set model.img_size to the size the pipeline gives')
         return f if features_only else self.head(f)
 
 
@@ -75,7 +80,7 @@ class MAML(BaseModel):
         body = build_model(backbone) if isinstance(backbone, dict) else backbone
         with torch.no_grad():
             feat_dim = body.train()(torch.zeros(2, in_channels, img_size, img_size)).flatten(1).shape[1]
-        self.learner = Learner(body, feat_dim, num_ways)
+        self.learner = Learner(body, feat_dim, num_ways, img_size)
         self.num_ways = num_ways
         self.inner = inner or self.default_inner
         if self.inner not in ('all', 'head', 'body'):
@@ -138,7 +143,12 @@ class MAML(BaseModel):
         return out
 
     def _tasks(self, inputs: dict):
-        return zip(inputs['support_img'], inputs['support_label'], inputs['query_img'], inputs['query_label'])
+        labels = inputs['support_label']
+        ways = int(max(int(y.max()) for y in labels)) + 1 if len(labels) and labels[0].numel() else 0
+        if ways > self.num_ways:
+            raise ValueError(f'the episodes have {ways} ways, the model was built for model.num_ways='
+                             f"{self.num_ways}: set model.num_ways to the dataset's num_ways")
+        return zip(inputs['support_img'], labels, inputs['query_img'], inputs['query_label'])
 
     def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
         if mode == 'loss':

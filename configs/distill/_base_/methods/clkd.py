@@ -12,8 +12,10 @@
 #   vector scales with 1/‖z‖, largest at initialisation. Without it, on the digits config, seed 3 ended at
 #   30.3 % (w = 4) and 82.8 % (w = 1); with it 96.3 % (5 seeds: 96.29 ± 0.53).
 # Measured beside the paper's form on the 100 classes: configs/distill/clkd/README.md.
-# A method base holds only this variable; each leaf builds its SingleTeacherDistiller from it.
+# The distiller but its student and teacher (configs/distill/README.md); a leaf's model is
+#   dict(_base_.distill_method, student=_base_.model, teacher=dict(config=..., checkpoint=...))
 distill_method = dict(
+    _delete_=True, type='SingleTeacherDistiller',  # replaces the student config's model
     recorders=dict(logits=dict(type='ModuleOutputs', source='head.fc')),
     losses=dict(loss_clkd=dict(type='CLKDLoss', mu=0.5, beta=2.0, nu=0.4, loss_weight=4.0, warmup=20 / 240)),
     loss_inputs=dict(loss_clkd=dict(student='logits', teacher='logits')),

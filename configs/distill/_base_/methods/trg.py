@@ -9,9 +9,11 @@
 # the small 100-class config (seed 0; seeds 1-4 confirm): 76.95 ± 0.33 % vs plain KD 75.58 ± 0.79 (5 seeds);
 # each position a token with weights 1 was 74.52 ± 1.08 (3 seeds; docs/distill_fewshot_design.md). Every
 # trg_* leaf keeps >= 2 tokens per image, so that L_inner is not identically 0
-# (tests/models/distillers/test_distill_configs.py). A method base holds only this variable; each leaf
-# builds its SingleTeacherDistiller from it.
+# (tests/models/distillers/test_distill_configs.py).
+# The distiller but its student and teacher (configs/distill/README.md); a leaf's model is
+#   dict(_base_.distill_method, student=_base_.model, teacher=dict(config=..., checkpoint=...))
 distill_method = dict(
+    _delete_=True, type='SingleTeacherDistiller',  # replaces the student config's model
     recorders=dict(logits=dict(type='ModuleOutputs', source='head.fc'),
                    feat=dict(type='ModuleOutputs', source='backbone')),
     losses=dict(

@@ -1,0 +1,172 @@
+"""``mmlavit::`` config bases for every entry point, registered at interpreter start-up and applied lazily.
+
+The wheel and the editable install put ``mmlavit-startup.pth`` into site-packages; its one line calls
+:func:`install`, which only puts a small finder at the front of ``sys.meta_path``: nothing is imported
+(no torch, no mmengine). The finder watches a few module names. When one of them is imported for the first
+time it lets the normal import machinery load it and then adjusts it:
+
+- ``mmengine.utils.package_utils`` and ``mim.utils.utils``: ``get_installed_path('mmlavit')`` answers the
+  directory of the ``mmlavit`` package (where ``.mim/`` is) instead of ``<distribution location>/mmlavit``,
+  which does not exist for an editable install (its location is site-packages, which holds only a finder);
+- ``mmengine.config.utils``: ``MODULE2PACKAGE`` learns ``mmlavit``, so ``_base_ = 'mmlavit::...'`` and
+  ``mmengine.hub.get_config('mmlavit::...')`` resolve;
+- ``mmengine.config.config``: the typed dicts of an ``mmlavit::`` base get that base's own ``default_scope``
+  as ``_scope_`` (see :func:`_stamp_mmlavit_bases_with_their_default_scope`).
+
+So a config with an ``mmlavit::`` base parses in mmpretrain's, mmdet's and mmseg's own ``tools/train.py``, in
+``mim train`` and in any script, before ``custom_imports`` imports mmlavit. ``import mmlavit`` applies the
+same adjustments (:func:`enable_config_scope`) where the ``.pth`` is absent (a source tree on
+``PYTHONPATH``) or mmengine was imported before the finder was installed. Once every watched module has been
+seen the finder leaves ``sys.meta_path``. An adjustment that fails (an mmengine or mim that changed) warns
+and leaves that module as it is.
+
+This module imports only ``sys`` at start-up; it must stay that light (``python -X importtime -c pass``).
+"""
+import sys
+
+PACKAGE = 'mmlavit'
+
+
+def _package_dir() -> str:
+    """The directory of the ``mmlavit`` package, found without importing it."""
+    import importlib.util
+    import os.path as osp
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f'the {PACKAGE} package cannot be found on sys.path')
+    return osp.abspath(list(spec.submodule_search_locations)[0])
+
+
+def _answer_our_installed_path(module) -> None:
+    """Wrap ``module.get_installed_path`` (mmengine's or mim's) so that it answers our package directory."""
+    original = module.get_installed_path
+    if getattr(original, '_mmlavit', False):
+        return
+
+    def get_installed_path(package: str) -> str:
+        if package == PACKAGE:
+            return _package_dir()
+        return original(package)
+
+    get_installed_path._mmlavit = True
+    get_installed_path.__doc__ = original.__doc__
+    module.get_installed_path = get_installed_path
+
+
+def _add_module2package(config_utils) -> None:
+    config_utils.MODULE2PACKAGE.setdefault(PACKAGE, PACKAGE)
+
+
+def _stamp_mmlavit_bases_with_their_default_scope(config_mod) -> None:
+    """Give the typed dicts of an ``mmlavit::`` base the base config's own ``default_scope`` as ``_scope_``.
+
+    While merging a ``pkg::`` base, mmengine (``Config._file2dict``) passes the base's parsed dict to
+    ``Config._dict_to_config_dict(cfg, scope=pkg)``, which stamps ``_scope_=pkg`` on each outermost dict with
+    a ``type`` (``model``, each dataset, evaluator, hook, optimizer wrapper, ...) and records ``pkg`` for
+    variables read through ``_base_.xxx``. For mmdet/mmseg/mmpretrain the package is also the registry scope
+    of their configs. Ours are not: an mmlavit config builds in the scope of the toolbox it extends
+    (``default_scope='mmpretrain'`` / ``'mmdet'`` / ``'mmseg'``), so ``_scope_='mmlavit'`` sent
+    ``ImageClassifier`` or ``CocoDataset`` to mmlavit's registry, which does not hold them. We stamp the base
+    config's ``default_scope`` instead (all our types are registered there too, see
+    :mod:`mmlavit.registry`); a base without ``default_scope`` keeps mmengine's ``'mmlavit'``.
+
+    Limits: only the pure-Python (non-``lazy_import``) config style is covered, as all shipped configs are;
+    a user config that overrides ``default_scope`` does not change the scope of the dicts it inherits (the
+    stamp wins, as it does for any ``pkg::`` base).
+    """
+    config_cls = config_mod.Config
+    original = config_cls.__dict__['_dict_to_config_dict'].__func__
+    if getattr(original, '_mmlavit', False):
+        return
+
+    def _dict_to_config_dict(cfg, scope=None, has_scope=True):
+        # Only the call on a whole mmlavit base config matters: nested calls already carry the new scope.
+        if scope == PACKAGE and isinstance(cfg, dict) and isinstance(cfg.get('default_scope'), str):
+            scope = cfg['default_scope']
+        return original(cfg, scope=scope, has_scope=has_scope)
+
+    _dict_to_config_dict._mmlavit = True
+    config_cls._dict_to_config_dict = staticmethod(_dict_to_config_dict)
+
+
+# module name -> the adjustment applied once it has been loaded
+_ADJUST = {
+    'mmengine.utils.package_utils': _answer_our_installed_path,
+    'mmengine.config.utils': _add_module2package,
+    'mmengine.config.config': _stamp_mmlavit_bases_with_their_default_scope,
+    'mim.utils.utils': _answer_our_installed_path,
+}
+# modules that bind ``get_installed_path`` by name (``from ... import``) before :func:`enable_config_scope`
+# may run: it rebinds them too
+_BINDERS = ('mmengine.utils', 'mmengine.config.config', 'mmengine.hub.hub', 'mim.utils', 'mim.commands.train',
+            'mim.commands.test', 'mim.commands.search', 'mim.commands.run')
+
+
+def _adjust(name: str, module) -> None:
+    try:
+        _ADJUST[name](module)
+    except Exception as e:  # never break the import of mmengine or mim
+        import warnings
+        warnings.warn(f'mmlavit: could not register the mmlavit:: config prefix in {name} ({e!r}); '
+                      'import mmlavit before parsing a config that uses it')
+
+
+class _LazyRegistration:
+    """A ``sys.meta_path`` finder that finds nothing itself: for a watched name it asks the finders behind it,
+    and makes the found loader apply the adjustment after executing the module."""
+
+    def __init__(self):
+        self.pending = set(_ADJUST)
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.pending:
+            return None
+        self.pending.discard(name)
+        if not self.pending and self in sys.meta_path:
+            sys.meta_path.remove(self)
+        for finder in [f for f in sys.meta_path if f is not self]:
+            find = getattr(finder, 'find_spec', None)
+            spec = find(name, path, target) if find is not None else None
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        exec_module = getattr(loader, 'exec_module', None)
+        if exec_module is None or not hasattr(loader, '__dict__') or isinstance(loader, type):
+            return spec  # not a per-module loader instance (never so for these pure-Python modules)
+
+        def exec_then_adjust(module):
+            try:
+                exec_module(module)
+            finally:
+                vars(loader).pop('exec_module', None)  # back to the class's method
+            _adjust(name, module)
+
+        loader.exec_module = exec_then_adjust
+        return spec
+
+
+def install() -> None:
+    """Called by ``mmlavit-startup.pth``: adjust the watched modules already imported, watch the others."""
+    if any(isinstance(f, _LazyRegistration) for f in sys.meta_path):
+        return
+    finder = _LazyRegistration()
+    for name in list(finder.pending):
+        if name in sys.modules:
+            finder.pending.discard(name)
+            _adjust(name, sys.modules[name])
+    if finder.pending:
+        sys.meta_path.insert(0, finder)
+
+
+def enable_config_scope() -> None:
+    """Apply every adjustment now to the watched modules that are imported (``import mmlavit`` calls it
+    after importing mmengine's config), and rebind ``get_installed_path`` where it was imported by name."""
+    for name in _ADJUST:
+        if name in sys.modules:
+            _adjust(name, sys.modules[name])
+    for binder in _BINDERS:
+        module = sys.modules.get(binder)
+        if module is not None and hasattr(module, 'get_installed_path'):
+            _answer_our_installed_path(module)
