@@ -10,6 +10,7 @@ import shutil
 import sys
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
 
@@ -41,6 +42,29 @@ def add_mim_extension(building=None):
             os.symlink(osp.relpath(src, mim_dir), dst, target_is_directory=osp.isdir(src))
 
 
+class BuildPyWithStartupPth(build_py):
+    """build_py that also puts ``mmlavit-startup.pth`` (which calls ``mmlavit_startup.install()``) at the root
+    of what pip installs into site-packages, so that pip lists it in RECORD and ``pip uninstall`` removes it.
+
+    A wheel: ``build_lib``. An editable wheel (``pip install -e``): setuptools runs build_py with
+    ``editable_mode=True`` and packs the unpacked-wheel folder, which is the ``install`` command's
+    ``install_lib`` there (``build_lib`` is a scratch folder then). data_files cannot do this: they go to the
+    data scheme (the prefix, not site-packages), and the editable wheel leaves them out.
+    """
+
+    def run(self):
+        super().run()
+        target = self.get_finalized_command('install').install_lib if self.editable_mode else self.build_lib
+        self.mkpath(target)
+        self.copy_file(osp.join(HERE, 'mmlavit-startup.pth'), osp.join(target, 'mmlavit-startup.pth'))
+
+    def get_outputs(self, *args, **kwargs):
+        return [*super().get_outputs(*args, **kwargs), osp.join(self.build_lib, 'mmlavit-startup.pth')]
+
+    def get_source_files(self):  # so that an sdist carries it
+        return [*super().get_source_files(), 'mmlavit-startup.pth']
+
+
 def readme():
     with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
         return f.read()
@@ -55,6 +79,10 @@ setup(
     long_description=readme(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools', 'docs')),
+    # `mmlavit::` bases before anything imports mmlavit (the upstream tools/train.py, mim): the start-up
+    # module, and its .pth written by BuildPyWithStartupPth
+    py_modules=['mmlavit_startup'],
+    cmdclass={'build_py': BuildPyWithStartupPth},
     include_package_data=True,
     # the metafiles must ship: mmengine reads every one model-index.yml imports to resolve `mmlavit::` bases
     package_data={'mmlavit': ['.mim/model-index.yml', '.mim/configs/**/*.py', '.mim/configs/**/*.yml',
@@ -78,6 +106,8 @@ setup(
         'all': ['mmdet>=3.0.0,<4.0.0', 'mmsegmentation>=1.0.0,<2.0.0', 'mmcv>=2.0.0rc4,<2.2.0', 'pycocotools',
                 'ftfy', 'regex'],
         'tests': ['pytest', 'pytest-xdist', 'scikit-learn', 'openmim', 'flake8', 'isort'],
+        # ONNX export and ONNX Runtime (tools/deployment, docs/deployment.md); mmlavit imports without them
+        'deploy': ['onnx>=1.16', 'onnxruntime>=1.18', 'onnxscript>=0.2'],
     },
     zip_safe=False,
 )

@@ -13,6 +13,18 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
 
 
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """Restore mmengine's ``DefaultScope`` instances after each test: ``Runner.from_cfg`` leaves its scope
+    current (e.g. ``'mmseg'``), and with ``--dist loadfile`` a later file in the same worker would otherwise
+    build its models in that scope ("ImageClassifier is not in the mmseg::model registry")."""
+    from mmengine.registry import DefaultScope
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
+
+
 @pytest.fixture(scope='session')
 def repo_root():
     return ROOT

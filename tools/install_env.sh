@@ -9,7 +9,8 @@
 #   mmcv==2.1.0 with ops: from ../shared/wheels when present, else built from source (~30 min on 2 cores)
 #   mmengine==0.10.7, mmdet==3.3.0, mmsegmentation==1.2.2 (+ ftfy, regex), mmpretrain==1.2.0
 #   openmim (mim), timm==1.0.31 (benchmarks only, never imported by mmlavit), flake8, isort, pytest
-#   pip install -e . (mmlavit itself) + the link mim needs for an editable install (see below)
+#   onnx, onnxruntime, onnxscript (the `deploy` extra: tools/deployment, tests/deployment)
+#   pip install -e . (mmlavit itself, with mmlavit-startup.pth: `mmlavit::` bases and mim, see below)
 # and ends by comparing `pip freeze` with the constraints. A second run finds the stamp file and does nothing.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 STAMP="$VENV/.mmlavit-installed"
 # The stamp records the recipe; changing this string forces a re-install of the dependencies.
 CONSTRAINTS="$ROOT/requirements/constraints.txt"
-RECIPE="constraints $(sha1sum "$CONSTRAINTS" | cut -c1-12) mim-link r4"
+RECIPE="constraints $(sha1sum "$CONSTRAINTS" | cut -c1-12) startup-pth r5"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$RECIPE" ]]; then
     echo "[install] $VENV is up to date (delete $STAMP to force a re-install)."
@@ -62,15 +63,17 @@ fi
 echo "[install] mmcv, mmengine, mmdet, mmsegmentation, mmpretrain and the test tools"
 "${PIP[@]}" -q "${MMCV_SRC[@]}" "mmcv==2.1.0" "mmengine==0.10.7" "mmdet==3.3.0" "mmsegmentation==1.2.2" \
     "mmpretrain==1.2.0" ftfy regex "setuptools>=77.0.3,<82" "torch==2.13.0,!=2.13.0+cpu" "torchvision==0.28.0" \
-    pycocotools scipy matplotlib scikit-learn pytest pytest-xdist openmim "timm==1.0.31" flake8 isort
+    pycocotools scipy matplotlib scikit-learn pytest pytest-xdist openmim "timm==1.0.31" flake8 isort \
+    "onnx==1.23.2" "onnxruntime==1.32.0" "onnxscript==0.7.2"
 
 echo "[install] mmlavit (editable)"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
-# mim finds a package's tools/configs at <distribution location>/<module>/.mim, i.e. site-packages/mmlavit;
-# a PEP 660 editable install leaves only a finder there. A link to the source package gives mim that folder
-# (the import resolves to the same files; `pip uninstall mmlavit` leaves the link: remove it by hand).
+# The install puts mmlavit-startup.pth into site-packages (recorded, so `pip uninstall mmlavit` removes it):
+# it makes `mmlavit::` bases parse under the upstream tools and points mmengine's and mim's package look-up
+# at the source package, so mim finds .mim/ without a link. Recipes before r5 made a link
+# site-packages/mmlavit -> the source package, which pip did not record: remove it.
 SITE="$("$VPY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")"
-[[ -e "$SITE/mmlavit" && ! -L "$SITE/mmlavit" ]] || ln -sfn "$ROOT/mmlavit" "$SITE/mmlavit"
+if [[ -L "$SITE/mmlavit" ]]; then rm "$SITE/mmlavit"; fi
 
 "$VPY" - <<'PY'
 import torch, torchvision, mmcv, mmcv.ops, mmengine, mmdet, mmseg, mmpretrain, mmlavit
