@@ -44,7 +44,9 @@ PVT_LAYERS = {'b1': [2, 2, 2, 2], 'b2': [3, 4, 6, 3], 'b3': [3, 4, 18, 3]}
 MODELS = ['LaViT-T', 'LaViT-T twin', 'LaViT-T scores', 'LaViT-S', 'LaViT-B', 'timm PVTv2-b1', 'timm PVTv2-b2',
           'timm PVTv2-b3', 'timm Swin-T', 'mmdet PVTv2-b1', 'mmdet PVTv2-b2', 'mmdet PVTv2-b3',
           'mmdet Swin-T']
-ALL_MODELS = MODELS + ['LaViT-S twin', 'LaViT-B twin', 'LaViT-S scores', 'LaViT-B scores']
+# 'LaViT-X cp': with_cp=True (activation checkpointing of every block)
+ALL_MODELS = MODELS + ['LaViT-S twin', 'LaViT-B twin', 'LaViT-S scores', 'LaViT-B scores',
+                       'LaViT-T cp', 'LaViT-S cp', 'LaViT-B cp']
 # (LaViT, peer family): the headline ratio is against the fastest implementation of the peer
 PAIRS = [('LaViT-T', 'PVTv2-b1'), ('LaViT-S', 'PVTv2-b2'), ('LaViT-B', 'PVTv2-b3'), ('LaViT-S', 'Swin-T')]
 
@@ -63,7 +65,8 @@ def build(name: str, shape=(224, 224)) -> torch.nn.Module:
     if name.startswith('LaViT'):
         arch, twin = name.split('-')[1][0].lower(), name.endswith('twin')
         chain = 'scores' if name.endswith('scores') else 'softmax'
-        return LaViT(arch, all_attention=twin, la_chain=chain, drop_path_rate=0.)
+        return LaViT(arch, all_attention=twin, la_chain=chain, drop_path_rate=0.,
+                     with_cp=name.endswith(' cp'))
     impl, net = name.split(' ', 1)
     if impl == 'timm':
         timm = _timm()
@@ -142,9 +145,9 @@ def train_step(model, x):
     return step
 
 
-def measure_shape(names, shape, train, device, warmup, repeats, peak) -> List[dict]:
+def measure_shape(names, shape, train, device, warmup, repeats, peak, batch=None) -> List[dict]:
     """Every model at one input size, interleaved: a list of row dicts."""
-    bs = BATCH.get(shape[0], 1) if shape[0] == shape[1] else 1
+    bs = batch or (BATCH.get(shape[0], 1) if shape[0] == shape[1] else 1)
     models = {}
     for n in names:
         models[n] = build(n, shape).to(device)
@@ -184,6 +187,28 @@ def measure_shape(names, shape, train, device, warmup, repeats, peak) -> List[di
     models.clear()
     release_memory()
     return [rows[n] for n in names]
+
+
+def sweep(names, shapes, device, warmup, repeats) -> List[dict]:
+    """Forward latency (eval mode, batch 1) of every model at each input size, the models interleaved at
+    each size (the latency-vs-resolution figure of make_benchmark_page.py --figures)."""
+    rows = []
+    for shape in shapes:
+        models = {}
+        for n in names:
+            models[n] = build(n, shape).to(device)
+            models[n].eval()
+            if hasattr(models[n], 'init_weights'):
+                models[n].init_weights()
+        x = torch.randn(1, 3, *shape, device=device)
+        with torch.no_grad():
+            ts = interleaved({n: (lambda m=m: m(x)) for n, m in models.items()}, device, warmup, repeats)
+        for n, t in ts.items():
+            rows.append(dict(model=n, shape=list(shape), fwd=min(t), fwd_med=statistics.median(t)))
+            print(f'{n} {shape[0]}x{shape[1]}: fwd {1e3 * min(t):.0f} ms', flush=True)
+        models.clear()
+        release_memory()
+    return rows
 
 
 def layer_table(shapes, device, warmup, repeats):
@@ -280,9 +305,12 @@ def main(argv=None):
     p.add_argument('--train-shapes', nargs='+', default=['224', '512'], help='also time forward+backward')
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--batch', type=int, help='batch of every input size (default: 8 at 224², else 1)')
     p.add_argument('--threads', type=int, default=2, help='torch intra-op threads (the issue measures 2)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--skip-layers', action='store_true')
+    p.add_argument('--sweep', nargs='+', metavar='SIZE',
+                   help='only a forward-latency sweep over these input sizes (batch 1), to sweep.json')
     p.add_argument('--out-dir', default='work_dirs/bench_backbones')
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -293,11 +321,19 @@ def main(argv=None):
     for n in a.models:
         if n not in ALL_MODELS:
             raise SystemExit(f'unknown model {n!r}; known: {ALL_MODELS}')
+    if a.sweep:
+        import json
+        rows = sweep(a.models, [parse(s) for s in a.sweep], a.device, a.warmup, a.repeats)
+        with open(osp.join(a.out_dir, 'sweep.json'), 'w') as f:
+            json.dump(dict(machine=machine(a.device), warmup=a.warmup, repeats=a.repeats, rows=rows), f,
+                      indent=1)
+        return 0
     peak = matmul_peak(a.device)
     print(f'fp32 matmul peak: {peak / 1e9:.0f} GFLOP/s', flush=True)
     rows = []
     for shape in shapes:
-        rows += measure_shape(a.models, shape, shape in train_shapes, a.device, a.warmup, a.repeats, peak)
+        rows += measure_shape(a.models, shape, shape in train_shapes, a.device, a.warmup, a.repeats, peak,
+                              a.batch)
     peak = max(peak, matmul_peak(a.device))  # again at the end: the better of the two
     for r in rows:
         r['peak_share'] = 2 * r['gmacs'] * 1e9 * r['batch'] / r['fwd'] / peak

@@ -31,6 +31,36 @@ from mmlavit.registry import register
 HW = Tuple[int, int]
 
 
+def _exporting() -> bool:
+    """True while ``torch.export`` / ``torch.onnx.export`` trace the model. Choices between equal forms that
+    depend on the input size are then made so that the graph holds for every size (docs/deployment.md)."""
+    return torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()
+
+
+def _same_grid(a: HW, b: HW) -> bool:
+    """``a == b`` for two grids; while exporting, only when it holds for every input size (no guard on the
+    example's size: a symbolic side compares equal only to the same expression; a TorchScript-traced size
+    never), so that the general path, exact on equal grids too, is the one traced."""
+    if not _exporting():
+        return tuple(a) == tuple(b)
+    from torch.fx.experimental.symbolic_shapes import statically_known_true
+    return all(not isinstance(x, torch.Tensor) and not isinstance(y, torch.Tensor)
+               and statically_known_true(x == y) for x, y in zip(a, b))
+
+
+def _example_int(v) -> int:
+    """A size as a Python int without specialising an export to it: the example's value of a symbolic or
+    TorchScript-traced size. Only for choices between equal forms that change speed, never values."""
+    if isinstance(v, torch.SymInt):
+        from torch.fx.experimental.symbolic_shapes import optimization_hint
+        return optimization_hint(v)
+    if isinstance(v, torch.Tensor):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # TracerWarning: the int is not recorded in the graph
+            return int(v)
+    return v
+
+
 class ScoreMap(NamedTuple):
     """An attention map handed along the LA chain: ``scores`` (B, h, N, M) over a ``q_hw`` query grid and
     a ``k_hw`` key grid."""
@@ -53,9 +83,12 @@ class Residual(NamedTuple):
 def pool_keys(t: torch.Tensor, hw: HW, grid: HW) -> torch.Tensor:
     """Average ``t`` (B, h, N, M) over its key grid ``hw`` onto ``grid``: (B, h, N, G²). Identity when the
     grids agree (LaViT at 224², where every stage has 7×7 keys)."""
-    if tuple(hw) == tuple(grid):
+    if _same_grid(hw, grid):
         return t
     b, h, n, _ = t.shape
+    if _exporting():  # the same bins as two separable products (ONNX has no adaptive pooling to G×G)
+        x = t.reshape(b, h, n, hw[0], hw[1]) @ _bin_matrix(hw[1], grid[1], t).t()  # (B, h, N, Hk, Gw)
+        return (_bin_matrix(hw[0], grid[0], t) @ x).reshape(b, h, n, grid[0] * grid[1])
     return F.adaptive_avg_pool2d(t.reshape(b * h, n, *hw), grid).reshape(b, h, n, -1)
 
 
@@ -63,20 +96,38 @@ def _bin_matrix(n: int, g: int, ref: torch.Tensor) -> torch.Tensor:
     """(g, n): row i averages the i-th of the g adaptive-pooling bins of n cells (``adaptive_avg_pool``'s
     bins: ``[⌊i·n/g⌋, ⌈(i+1)·n/g⌉)``)."""
     i = torch.arange(g, device=ref.device)
-    start, end = (i * n) // g, -((-(i + 1) * n) // g)
+    start, end = (i * n) // g, ((i + 1) * n + g - 1) // g  # ⌈·⌉ without negative floor division (ONNX)
     j = torch.arange(n, device=ref.device)
     inside = (j >= start[:, None]) & (j < end[:, None])
     return inside.to(ref.dtype) / (end - start)[:, None].to(ref.dtype)
+
+
+def _pool_matrix(hw: HW, grid: HW, ref: torch.Tensor) -> torch.Tensor:
+    """(G², M): :func:`pool_rows` of the M×M identity (row g averages the keys of bin g), built as the outer
+    product of the two bin matrices, which is what that pooling computes entry by entry."""
+    if _same_grid(hw, grid):
+        return torch.eye(hw[0] * hw[1], dtype=ref.dtype, device=ref.device)
+    ph, pw = _bin_matrix(hw[0], grid[0], ref), _bin_matrix(hw[1], grid[1], ref)
+    return (ph[:, None, :, None] * pw[None, :, None, :]).reshape(grid[0] * grid[1], hw[0] * hw[1])
+
+
+def _fold_projection(n: int, m: int, h: int, c: int) -> bool:
+    """Whether folding the output projection into the values costs fewer multiply-adds (see ``_attend``)."""
+    return m * c + n * h * m < n * (m + c)
 
 
 def pool_rows(t: torch.Tensor, hw: HW, grid: HW) -> torch.Tensor:
     """Average the rows of ``t`` (..., M, r), M on grid ``hw``, onto ``grid``: (..., G², r), with
     ``adaptive_avg_pool2d``'s bins, as two separable products on views of ``t`` (backward keeps no permuted
     copy of it). Because pooling is linear, ``pool_keys(q @ kᵀ) == q @ pool_rows(k)ᵀ``."""
-    if tuple(hw) == tuple(grid):
+    if _same_grid(hw, grid):
         return t
     lead, r = t.shape[:-2], t.shape[-1]
     ph, pw = _bin_matrix(hw[0], grid[0], t), _bin_matrix(hw[1], grid[1], t)
+    if _exporting():  # columns first: no reshape splits a dimension (W·r) whose size is symbolic
+        x = pw @ t.reshape(*lead, hw[0], hw[1], r)  # (..., H, Gw, r)
+        x = ph @ x.reshape(*lead, hw[0], grid[1] * r)  # (..., Gh, Gw·r)
+        return x.reshape(*lead, grid[0] * grid[1], r)
     x = ph @ t.reshape(*lead, hw[0], hw[1] * r)  # (..., Gh, W·r)
     x = pw @ x.reshape(*lead, grid[0], hw[1], r)  # (..., Gh, Gw, r)
     return x.reshape(*lead, grid[0] * grid[1], r)
@@ -98,10 +149,16 @@ def query_conv(scores: torch.Tensor, weight: torch.Tensor, q_hw: HW) -> torch.Te
     zero padding) applied to each key's column of queries seen as a ``q_hw`` image. (B, h, N, M) -> same.
 
     Runs as one depth-wise ``conv2d`` with h·M channels in channels-last layout (a free view of the map
-    for h = 1): 10-20× faster than the k² shifted multiply-adds it replaces, 20-190× in backward.
+    for h = 1): 10-20× faster than the k² shifted multiply-adds it replaces, 20-190× in backward. While
+    exporting, the keys go to the batch instead (h channels): ONNX needs the kernel and the group count
+    fixed, and M varies with the input size.
     """
     b, h, n, m = scores.shape
     k = weight.shape[-1]
+    if _exporting():
+        x = scores.permute(0, 3, 1, 2).reshape(b * m, h, *q_hw)  # (B·M, h, Hq, Wq)
+        y = F.conv2d(x, weight.to(x.dtype), padding=k // 2, groups=h)
+        return y.reshape(b, m, h, n).permute(0, 2, 3, 1)
     if h == 1:
         x = scores.reshape(b, *q_hw, m).permute(0, 3, 1, 2)
     else:
@@ -132,7 +189,7 @@ def _delta_kernel(heads: int, k: int) -> torch.Tensor:
 def _softmax_keys(scores: torch.Tensor) -> torch.Tensor:
     """Softmax over the keys of ``scores`` (B, h, N, M), kept in its memory layout: :func:`query_conv`
     leaves (B, N, h, M) in memory, which the folded value product reads without a transposing copy."""
-    if scores.shape[1] > 1 and scores.transpose(1, 2).is_contiguous():
+    if scores.shape[1] > 1 and not _exporting() and scores.transpose(1, 2).is_contiguous():
         return scores.transpose(1, 2).softmax(dim=-1).transpose(1, 2)
     return scores.softmax(dim=-1)
 
@@ -180,7 +237,7 @@ class OverlapPatchEmbed(nn.Module):
     def forward(self, x):
         x = self.proj(x)
         hw = x.shape[2:]
-        return self.norm(x.flatten(2).transpose(1, 2)), (int(hw[0]), int(hw[1]))
+        return self.norm(x.flatten(2).transpose(1, 2)), (hw[0], hw[1])  # symbolic sizes stay so (export)
 
 
 class DWConvFFN(nn.Module):
@@ -279,19 +336,20 @@ class LaViTAttention(nn.Module):
     def key_hw(self, hw: HW) -> HW:
         """The key grid of this layer's spatial reduction for a query grid ``hw``."""
         r = self.sr_ratio
-        return (hw[0] // r, hw[1] // r) if r > 1 else (int(hw[0]), int(hw[1]))
+        # the strided conv's output size, ⌊(s − r)/r⌋ + 1 (= ⌊s/r⌋), in the form its shape takes under export
+        return ((hw[0] - r) // r + 1, (hw[1] - r) // r + 1) if r > 1 else (hw[0], hw[1])
 
     def _reduce(self, x, hw: HW):
         if self.sr_ratio == 1:
-            return x, (int(hw[0]), int(hw[1]))
+            return x, (hw[0], hw[1])
         b, n, c = x.shape
         x = self.sr(x.reshape(b, *hw, c).permute(0, 3, 1, 2))  # channels-last view, as in DWConvFFN
-        k_hw = (int(x.shape[2]), int(x.shape[3]))
-        return self.norm(x.permute(0, 2, 3, 1).reshape(b, -1, c)), k_hw
+        k_hw = (x.shape[2], x.shape[3])
+        return self.norm(x.permute(0, 2, 3, 1).flatten(1, 2)), k_hw
 
     def _heads(self, t):  # (B, L, C) -> (B, h, L, d)
         b, l, _ = t.shape
-        return t.reshape(b, l, self.num_heads, -1).transpose(1, 2)
+        return t.reshape(b, l, self.num_heads, self.dim // self.num_heads).transpose(1, 2)
 
     def transform(self, prev: torch.Tensor, q_hw: HW, k_hw: HW) -> torch.Tensor:
         """The LA map transformation ``Ψ · prev · Θᵀ``. ``'pooled'``: ``prev`` (B, h, N, M) on key grid
@@ -302,6 +360,11 @@ class LaViTAttention(nn.Module):
         if self.la_transform == 'conv':
             return query_conv(key_conv(prev, self.theta, k_hw), self.psi, q_hw)
         n, m = prev.shape[-2:]
+        if isinstance(n, torch.SymInt) or isinstance(m, torch.SymInt):  # torch.export with dynamic shapes
+            raise ValueError("la_transform='full' holds dense N×N and M×M matrices for one input size "
+                             f'({self.psi.shape[-1]} queries, {self.theta.shape[-1]} keys) and cannot be '
+                             'exported with a dynamic input size: export it at the img_size it was built for '
+                             "without dynamic shapes, or use la_transform='pooled' or 'conv'")
         if self.psi.shape[-1] != n or self.theta.shape[-1] != m:
             raise ValueError(f"la_transform='full' was built for {self.psi.shape[-1]} queries and "
                              f'{self.theta.shape[-1]} keys but got {n} and {m}: use the img_size it was '
@@ -315,7 +378,7 @@ class LaViTAttention(nn.Module):
         attn = self.attn_drop(attn)
         b, h, n, m = attn.shape
         c = self.dim
-        if m * c + n * h * m < n * (m + c):
+        if _fold_projection(_example_int(n), _example_int(m), h, c):
             w = self.proj.weight.reshape(c, h, -1)  # W_h: columns of head h
             vw = torch.einsum('bhmd,chd->bhmc', v, w.to(v.dtype)).reshape(b, h * m, c)
             a = attn.reshape(b, n, m) if h == 1 else attn.transpose(1, 2).reshape(b, n, h * m)
@@ -357,7 +420,7 @@ class LaViTAttention(nn.Module):
 
         q = self._heads(self.q(x))
         k, v = (self._heads(t) for t in self.kv(kv_in).chunk(2, dim=-1))
-        pooled_free = chain == 'pooled' and k_hw == self.key_grid
+        pooled_free = chain == 'pooled' and _same_grid(k_hw, self.key_grid)
         dense_residual = residual is not None and residual.basis is None
         dropping = self.training and self.attn_drop.p > 0
         # the paper's chain needs the dense softmax map only for a full map, or a pooled one under dropout
@@ -387,7 +450,7 @@ class LaViTAttention(nn.Module):
         if chain == 'pooled' and chain_softmax:
             # the paper's chain: pool_keys(softmax(S)) = softmax(S)·Pᵀ, the pooling matrix P as extra values
             b, h, m = v.shape[:3]
-            pool_t = pool_rows(torch.eye(m, dtype=v.dtype, device=v.device), k_hw, self.key_grid).t()
+            pool_t = _pool_matrix(k_hw, self.key_grid, v).t()
             vf = torch.cat([v, pool_t.expand(b, h, m, pool_t.shape[1])], dim=-1)
         width = max(qf.shape[-1], vf.shape[-1])  # equal widths keep the fused kernel
         qf_, kf_ = (F.pad(t, (0, width - t.shape[-1])) for t in (qf, kf))
@@ -464,18 +527,39 @@ class ResidualAttentionDownsample(nn.Module):
         """(M', M): bilinear resampling (align_corners=False) from the ``k_hw`` key grid to ``new_k_hw``."""
         m = k_hw[0] * k_hw[1]
         eye = torch.eye(m, dtype=ref.dtype, device=ref.device).reshape(m, 1, *k_hw)
-        return F.interpolate(eye, size=new_k_hw, mode='bilinear', align_corners=False).reshape(m, -1).t()
+        out = F.interpolate(eye, size=new_k_hw, mode='bilinear', align_corners=False)
+        return out.reshape(m, new_k_hw[0] * new_k_hw[1]).t()
+
+    def _down_mix_channels_last(self, scores: torch.Tensor, q_hw: HW) -> torch.Tensor:
+        """``mix(down(·))`` of every key's (h, Hq, Wq) map at once: the keys as channel groups of one
+        channels-last map (channels key-major, head-minor), the depth-wise conv with its kernel repeated per
+        key and the 1×1 head mixing as a grouped conv, one group per key. The same sums as the keys-in-the-
+        batch form (1-5 channels per image), about 10× faster forward and backward at 800×1344 on CPU
+        (docs/benchmarks.md). (B, h, N, M) -> (B·M, h2, Hq', Wq')."""
+        b, h, n, m = scores.shape
+        x = scores.reshape(b, h, *q_hw, m).permute(0, 2, 3, 4, 1).reshape(b, *q_hw, m * h)
+        k = self.down.kernel_size[0]
+        w = self.down.weight.reshape(1, h, 1, k, k).expand(m, h, 1, k, k).reshape(m * h, 1, k, k)
+        x = F.conv2d(x.permute(0, 3, 1, 2), w.to(x.dtype), self.down.bias.to(x.dtype).repeat(m),
+                     self.down.stride, self.down.padding, groups=m * h)
+        if isinstance(self.mix, nn.Conv2d):
+            mix_w, mix_b = self.mix.weight.to(x.dtype).repeat(m, 1, 1, 1), self.mix.bias.to(x.dtype).repeat(m)
+            x = F.conv2d(x, mix_w, mix_b, groups=m)
+        return x.reshape(b * m, -1, *x.shape[-2:])
 
     def forward(self, prev: ScoreMap, new_q_hw: HW, new_k_hw: HW) -> Residual:
         scores, q_hw, k_hw = prev
         b, h, n, m = scores.shape
-        x = scores.permute(0, 3, 1, 2).reshape(b * m, h, *q_hw)
-        x = self.mix(self.down(x))
-        if tuple(x.shape[-2:]) != tuple(new_q_hw):
+        if _exporting():  # keys in the batch: ONNX needs the group count fixed, and M varies with the input
+            x = scores.permute(0, 3, 1, 2).reshape(b * m, h, *q_hw)
+            x = self.mix(self.down(x))
+        else:
+            x = self._down_mix_channels_last(scores, q_hw)
+        if not _same_grid(x.shape[-2:], new_q_hw):
             x = F.interpolate(x, size=new_q_hw, mode='bilinear', align_corners=False)
         h2 = x.shape[1]
-        factor = self.scale * x.reshape(b, m, h2, -1).permute(0, 2, 3, 1)  # (B, h2, N', M)
-        basis = None if tuple(k_hw) == tuple(new_k_hw) else self.key_basis(k_hw, new_k_hw, scores)
+        factor = self.scale * x.flatten(2).reshape(b, m, h2, -1).permute(0, 2, 3, 1)  # (B, h2, N', M)
+        basis = None if _same_grid(k_hw, new_k_hw) else self.key_basis(k_hw, new_k_hw, scores)
         return Residual(factor, basis)
 
 
@@ -499,7 +583,7 @@ class LaViTStage(BaseModule):
         chain_softmax (bool): The paper's chain (VA hands on its softmax map); False: ours (its
             scores). Defaults to True.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
-        with_cp (bool): Activation checkpointing per block. Defaults to False.
+        with_cp (bool): Activation checkpointing per block (see :class:`LaViT`). Defaults to False.
         **block_kw: Further :class:`LaViTBlock` / :class:`LaViTAttention` arguments.
     """
 
@@ -562,7 +646,7 @@ class LaViTStage(BaseModule):
         x = self.norm(x)
         # contiguous NCHW: the transpose leaves a channels-last view, which mmcv's CPU RoIAlign reads
         # as if it were NCHW (silently wrong RoI features, measured in tests/models/backbones)
-        x = x.transpose(1, 2).reshape(b, -1, *hw).contiguous()
+        x = x.transpose(1, 2).reshape(b, x.shape[-1], *hw).contiguous()
         return x, prev if carry_out else None, la_maps, maps
 
 
@@ -589,8 +673,9 @@ class LaViT(BaseModule):
         transform_kernel (int): Kernel size of the local Θ/Ψ maps. Defaults to 3.
         la_key_grid (int): Side G of the ``'pooled'`` key grid (7: the key grid of every stage at 224²).
             Defaults to 7.
-        img_size (int | tuple[int, int], optional): The input size the ``'full'`` transform is built for.
-            Defaults to None.
+        img_size (int | tuple[int, int], optional): The input size the ``'full'`` transform is built for;
+            when given, a size under :meth:`min_input_side` fails here (every input is checked in
+            ``forward``). Defaults to None.
         residual_attention (bool): Residual attention downsampling across stages. Defaults to True.
         dp_loss_weight (float): Weight of the diagonality-preserving loss (0 disables it). Defaults to 0.1.
         qkv_bias (bool): Bias of the Q/K/V projections. Defaults to True.
@@ -601,7 +686,14 @@ class LaViT(BaseModule):
             freezes nothing. Defaults to -1.
         norm_eval (bool): Keep norm layers in eval mode. Defaults to False.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
-        with_cp (bool): Activation checkpointing per layer (saves memory, costs time). Defaults to False.
+        with_cp (bool): Activation checkpointing of every block (attention + FFN), as mmdet's Swin
+            (``SwinBlock``; mmdet's PVT has none): a block keeps only its inputs (tokens, the incoming
+            LA-chain map, the residual attention) and recomputes the rest in backward, with the RNG state
+            replayed (drop path). The chain map a block hands on and an LA block's softmax map (the DP
+            loss's input) are outputs of the checkpointed block and stay alive; their gradients flow into
+            its recomputation. Blocks of frozen stages are not checkpointed. Gradients equal the plain
+            module's (tests/models/backbones/test_lavit_cp.py); memory and time: docs/benchmarks.md.
+            Defaults to False.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint='cls.pth', prefix='backbone.')``.
             Defaults to None.
     """
@@ -666,6 +758,9 @@ class LaViT(BaseModule):
         self.out_channels = [dims[i] for i in self.out_indices]
         if isinstance(img_size, int):
             img_size = (img_size, img_size)
+        self.min_input_size = self.min_input_side(self.arch['sr_ratios'])
+        if img_size is not None:
+            self._check_input_size(img_size, 'img_size')
 
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         self.stages = ModuleList()
@@ -690,6 +785,29 @@ class LaViT(BaseModule):
         self.attention_maps: List[torch.Tensor] = []
         self._register_load_state_dict_pre_hook(self._load_older_versions)
         self._freeze_stages()
+
+    @staticmethod
+    def min_input_side(sr_ratios: Sequence[int]) -> int:
+        """The smallest input side (px) for these per-stage ``sr_ratios``: stage ``i`` reduces its keys and
+        values with a conv of kernel = stride = ``sr_ratios[i]`` on its token grid, which must be at least
+        that wide; the grids come from the patch embeddings (kernel 7 stride 4, then kernel 3 stride 2,
+        padding kernel // 2). 29 px for the paper's (8, 4, 2, 1), 13 px for 'tiny-lowsr' (4, 2, 1, 1)."""
+        need = 1  # the side the next stage's input needs
+        for i in reversed(range(len(sr_ratios))):
+            k, s = (7, 4) if i == 0 else (3, 2)
+            need = (max(need, sr_ratios[i]) - 1) * s + k - 2 * (k // 2)
+        return need
+
+    def _check_input_size(self, hw, what: str) -> None:
+        if min(hw) >= self.min_input_size:
+            return
+        lowsr = self.arch_zoo['tiny-lowsr']['sr_ratios']
+        raise ValueError(
+            f'LaViT: {what} {tuple(hw)} is under the minimum input side of {self.min_input_size} px for '
+            f'sr_ratios {self.arch["sr_ratios"]} (stage i reduces keys/values with a stride-sr_ratios[i] '
+            'conv on its grid, 1/4, 1/8, 1/16, 1/32 of the input, which must be at least sr_ratios[i] wide). '
+            "Feed larger images (the pipeline's Resize / crop size) or use lower sr_ratios: "
+            f"arch='tiny-lowsr' {lowsr} takes {self.min_input_side(lowsr)} px, or a custom arch dict")
 
     def _load_older_versions(self, state_dict, prefix, local_metadata, *args, **kwargs):
         """Upgrade a version-1 state dict, and say when a checkpoint saved before version 3 (most likely
@@ -756,6 +874,8 @@ class LaViT(BaseModule):
     # --------------------------------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """``(B, 3, H, W)`` -> tuple of ``(B, C_i, H_i, W_i)`` for ``i`` in ``out_indices``."""
+        if all(type(v) is int for v in x.shape[-2:]):  # not a symbolic size while exporting
+            self._check_input_size(x.shape[-2:], 'input')
         want_aux = self.training and self.dp_loss_weight > 0 and torch.is_grad_enabled()
         if want_aux and self._aux_loss is not None and not self._warned_unconsumed:
             warnings.warn('LaViT computed a diagonality-preserving loss that nobody consumed: add '
