@@ -1,18 +1,14 @@
 """tools/analysis_tools/benchmark_models.py: whole models from configs, on its --smoke path (tiny input, one
 round); no timing is asserted, only that every measurement is made and reported."""
-import importlib.util
+import importlib
 import json
 import os.path as osp
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def _load():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark_models.py')
-    spec = importlib.util.spec_from_file_location('benchmark_models', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def _load():  # tests/conftest.py puts tools/analysis_tools on sys.path, as the scripts see it
+    return importlib.import_module('benchmark_models')
 
 
 def test_stock_config_loses_its_pretrained_init_only():

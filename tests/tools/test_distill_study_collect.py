@@ -1,27 +1,18 @@
 """distill_study.py --collect: the table, per-seed numbers and paired t-intervals from fabricated finished
 runs (nothing is trained)."""
-import importlib.util
+import importlib
 import json
 import math
 import os
 import os.path as osp
-import sys
 
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(ROOT, 'tools', 'analysis_tools')
 
 
-def _load():
-    sys.path.insert(0, TOOLS)  # the study imports its sibling experiments.py
-    try:
-        spec = importlib.util.spec_from_file_location('distill_study', osp.join(TOOLS, 'distill_study.py'))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(TOOLS)
-    return mod
+def _load():  # tests/conftest.py puts tools/analysis_tools on sys.path (the study imports its siblings)
+    return importlib.import_module('distill_study')
 
 
 def _fake_run(path, val, test, seconds=10.0):
