@@ -29,7 +29,7 @@ import statistics
 import sys
 import threading
 import time
-from typing import Callable, List
+from typing import Callable, List, Sequence
 
 import torch
 
@@ -292,17 +292,23 @@ def saved_bytes(model, data) -> int:
     return out
 
 
+def cp_name(name: str, level: str) -> str:
+    """``'<name> with_cp'`` (every block) or ``'<name> with_cp=ffn'``."""
+    return f'{name} with_cp' if level == 'block' else f'{name} with_cp={level}'
+
+
 def measure_task(task: str, names: List[str], shape, batch: int, warmup: int, rounds: int,
-                 metrics: List[str], memory: bool, with_cp: bool = False) -> List[dict]:
+                 metrics: List[str], memory: bool, with_cp: Sequence[str] = ()) -> List[dict]:
     scope, _, entries = TASKS[task]
     models, rows = {}, {}
     data = det_batch(shape, batch) if scope == 'mmdet' else seg_batch(shape, batch)
     variants = []
     for name, path, backbone, neck in entries:
         variants.append((name, path, backbone, neck, None))
-        if with_cp and 'LaViT' in name:  # the same model with activation checkpointing in the backbone
-            variants.append((name + ' with_cp', path, backbone, neck, dict(backbone=dict(with_cp=True))))
-    names = names + [n + ' with_cp' for n in names if with_cp and 'LaViT' in n]
+        for level in with_cp if 'LaViT' in name else ():  # the same model, checkpointing in the backbone
+            variants.append((cp_name(name, level), path, backbone, neck,
+                             dict(backbone=dict(with_cp=True if level == 'block' else level))))
+    names = names + [cp_name(n, level) for n in names if 'LaViT' in n for level in with_cp]
     for name, path, backbone, neck, extra in variants:
         if name not in names:
             continue
@@ -428,8 +434,10 @@ def main(argv=None):
                    choices=[m for m, _ in METRICS + BACKBONE_METRICS],
                    help='backbone_fwd / backbone_train: the backbone alone (its share, for the Amdahl bound)')
     p.add_argument('--no-memory', action='store_true', help='skip saved activations and RSS')
-    p.add_argument('--with-cp', action='store_true',
-                   help="also each LaViT model with the backbone's with_cp=True ('<name> with_cp')")
+    p.add_argument('--with-cp', nargs='*', choices=['block', 'ffn'], metavar='LEVEL',
+                   help="also each LaViT model with the backbone's with_cp: 'block' (with_cp=True, "
+                        "'<name> with_cp'; the default of a bare --with-cp) and/or 'ffn' "
+                        "('<name> with_cp=ffn')")
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--threads', type=int, default=2, help='torch intra-op threads (the issue measures 2)')
@@ -454,7 +462,7 @@ def main(argv=None):
         shape = SMOKE_SHAPE if a.smoke else shape
         batch = a.batch or DEFAULT_BATCH[TASKS[task][0]]
         rows += measure_task(task, names, shape, batch, a.warmup, a.rounds, a.metrics, not a.no_memory,
-                             a.with_cp)
+                             ['block'] if a.with_cp == [] else (a.with_cp or []))
     lines = table(rows, a.rounds, a.warmup)
     write_table(osp.join(a.out_dir, 'benchmark_models.md'), lines)
     with open(osp.join(a.out_dir, 'benchmark_models.json'), 'w') as f:

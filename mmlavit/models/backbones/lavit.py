@@ -249,13 +249,19 @@ class DWConvFFN(nn.Module):
         drop (float): Dropout after the activation and the last fc. Defaults to 0.
     """
 
-    def __init__(self, dim: int, hidden: int, drop: float = 0.):
+    def __init__(self, dim: int, hidden: int, drop: float = 0., with_cp: bool = False):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
         self.dwconv = nn.Conv2d(hidden, hidden, 3, 1, 1, groups=hidden)
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden, dim)
         self.drop = nn.Dropout(drop)
+        self.with_cp = with_cp  # keep only the input; recompute the three hidden maps in backward
+
+    def _hidden(self, x):  # (B, C, H, W) channels-last view -> same
+        x = F.conv2d(x, self.fc1.weight[:, :, None, None], self.fc1.bias)
+        x = self.drop(self.act(self.dwconv(x)))
+        return F.conv2d(x, self.fc2.weight[:, :, None, None], self.fc2.bias)
 
     def forward(self, x, hw: HW):
         b, n, c = x.shape
@@ -263,9 +269,10 @@ class DWConvFFN(nn.Module):
         # run as 1×1 convolutions on it with the same weights: oneDNN's kernels with the bias fused are
         # 1.2-1.8× faster than addmm over the token matrix on CPU, forward and backward (docs/benchmarks.md)
         x = x.reshape(b, *hw, c).permute(0, 3, 1, 2)
-        x = F.conv2d(x, self.fc1.weight[:, :, None, None], self.fc1.bias)
-        x = self.drop(self.act(self.dwconv(x)))
-        x = F.conv2d(x, self.fc2.weight[:, :, None, None], self.fc2.bias)
+        if self.with_cp and x.requires_grad:
+            x = cp.checkpoint(self._hidden, x, use_reentrant=False)
+        else:
+            x = self._hidden(x)
         return self.drop(x.permute(0, 2, 3, 1).reshape(b, n, c))
 
 
@@ -478,11 +485,14 @@ class LaViTBlock(nn.Module):
         drop_path (float): Stochastic depth rate. Defaults to 0.
         drop (float): Dropout in the FFN and after the attention projection. Defaults to 0.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
+        ffn_cp (bool): Checkpoint the FFN's hidden maps (``with_cp='ffn'`` of :class:`LaViT`). Defaults to
+            False.
         **attn_kw: Further :class:`LaViTAttention` arguments.
     """
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float, sr_ratio: int, mode: str,
-                 drop_path: float = 0., drop: float = 0., norm_cfg: dict = dict(type='LN'), **attn_kw):
+                 drop_path: float = 0., drop: float = 0., norm_cfg: dict = dict(type='LN'),
+                 ffn_cp: bool = False, **attn_kw):
         super().__init__()
         self.mode = mode
         self.norm1 = build_norm_layer(norm_cfg, dim)[1]
@@ -490,7 +500,7 @@ class LaViTBlock(nn.Module):
                                    **attn_kw)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = build_norm_layer(norm_cfg, dim)[1]
-        self.mlp = DWConvFFN(dim, int(dim * mlp_ratio), drop)
+        self.mlp = DWConvFFN(dim, int(dim * mlp_ratio), drop, with_cp=ffn_cp)
 
     def forward(self, x, hw: HW, prev=None, residual=None, chain=None, chain_softmax=True, need_attn=False):
         y, kept, attn, k_hw = self.attn(self.norm1(x), hw, prev, residual, chain, chain_softmax, need_attn)
@@ -583,25 +593,28 @@ class LaViTStage(BaseModule):
         chain_softmax (bool): The paper's chain (VA hands on its softmax map); False: ours (its
             scores). Defaults to True.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
-        with_cp (bool): Activation checkpointing per block (see :class:`LaViT`). Defaults to False.
+        with_cp (bool | str): Activation checkpointing: ``True`` / ``'block'`` per block, ``'ffn'`` the FFNs'
+            hidden maps only (see :class:`LaViT`). Defaults to False.
         **block_kw: Further :class:`LaViTBlock` / :class:`LaViTAttention` arguments.
     """
 
     def __init__(self, in_channels: int, embed_dim: int, depth: int, num_heads: int, mlp_ratio: float,
                  sr_ratio: int, num_va: int, patch_size: int = 3, stride: int = 2,
                  heads_in: Optional[int] = None, drop_path: Optional[Sequence[float]] = None,
-                 chain_softmax: bool = True, norm_cfg: dict = dict(type='LN'), with_cp: bool = False,
-                 **block_kw):
+                 chain_softmax: bool = True, norm_cfg: dict = dict(type='LN'),
+                 with_cp: Union[bool, str] = False, **block_kw):
         super().__init__()
+        if with_cp not in (False, True, 'block', 'ffn'):
+            raise ValueError(f"with_cp must be False, True / 'block' or 'ffn', got {with_cp!r}")
         drop_path = [0.] * depth if drop_path is None else list(drop_path)
         self.attn_downsample = ResidualAttentionDownsample(heads_in, num_heads) if heads_in else None
         self.patch_embed = OverlapPatchEmbed(in_channels, embed_dim, patch_size, stride, norm_cfg)
         self.blocks = ModuleList([
             LaViTBlock(embed_dim, num_heads, mlp_ratio, sr_ratio, 'va' if j < num_va else 'la', drop_path[j],
-                       norm_cfg=norm_cfg, **block_kw) for j in range(depth)])
+                       norm_cfg=norm_cfg, ffn_cp=with_cp == 'ffn', **block_kw) for j in range(depth)])
         self.norm = build_norm_layer(norm_cfg, embed_dim)[1]
         self.chain_softmax = chain_softmax
-        self.with_cp = with_cp
+        self.with_cp = with_cp in (True, 'block')  # per block; 'ffn' lives in the blocks' FFNs
 
     def _chain(self, j: int, carry_out: bool) -> Optional[str]:
         """What block ``j``'s consumer needs: the next LA block, or (last block) the next stage."""
@@ -686,14 +699,16 @@ class LaViT(BaseModule):
             freezes nothing. Defaults to -1.
         norm_eval (bool): Keep norm layers in eval mode. Defaults to False.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
-        with_cp (bool): Activation checkpointing of every block (attention + FFN), as mmdet's Swin
-            (``SwinBlock``; mmdet's PVT has none): a block keeps only its inputs (tokens, the incoming
-            LA-chain map, the residual attention) and recomputes the rest in backward, with the RNG state
-            replayed (drop path). The chain map a block hands on and an LA block's softmax map (the DP
-            loss's input) are outputs of the checkpointed block and stay alive; their gradients flow into
-            its recomputation. Blocks of frozen stages are not checkpointed. Gradients equal the plain
-            module's (tests/models/backbones/test_lavit_cp.py); memory and time: docs/benchmarks.md.
-            Defaults to False.
+        with_cp (bool | str): Activation checkpointing. ``True`` (or ``'block'``): every block (attention +
+            FFN), as mmdet's Swin (``SwinBlock``; mmdet's PVT has none): a block keeps only its inputs
+            (tokens, the incoming LA-chain map, the residual attention) and recomputes the rest in
+            backward, with the RNG state replayed (drop path). The chain map a block hands on and an LA
+            block's softmax map (the DP loss's input) are outputs of the checkpointed block and stay
+            alive; their gradients flow into its recomputation. ``'ffn'`` (ours): only each FFN's three
+            hidden maps (fc1, depth-wise conv, GELU: ``mlp_ratio`` × C channels each, most of what
+            training keeps) are recomputed; attention is not. Blocks of frozen stages are not
+            checkpointed. Gradients equal the plain module's (tests/models/backbones/test_lavit_cp.py);
+            memory and time: docs/benchmarks.md. Defaults to False.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint='cls.pth', prefix='backbone.')``.
             Defaults to None.
     """
@@ -725,7 +740,7 @@ class LaViT(BaseModule):
                  residual_attention: bool = True, dp_loss_weight: float = 0.1, qkv_bias: bool = True,
                  drop_rate: float = 0., attn_drop_rate: float = 0., drop_path_rate: float = 0.1,
                  frozen_stages: int = -1, norm_eval: bool = False, norm_cfg: dict = dict(type='LN'),
-                 with_cp: bool = False, init_cfg=None):
+                 with_cp: Union[bool, str] = False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             if arch.lower() not in self.arch_zoo:

@@ -1,6 +1,6 @@
-"""``with_cp``: activation checkpointing of every LaViT block gives the plain module's outputs, DP loss and
-gradients (the LA chain and the residual attention carried through the checkpointed blocks), and keeps
-fewer activations for backward."""
+"""``with_cp``: activation checkpointing of every LaViT block (or of its FFN's hidden maps) gives the plain
+module's outputs, DP loss and gradients (the LA chain and the residual attention carried through the
+checkpointed blocks), and keeps fewer activations for backward."""
 import pytest
 import torch
 
@@ -28,11 +28,13 @@ def _step(model, x, seed):
     return [o.detach() for o in outs], dp.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize('chain', ['softmax', 'scores'])
-def test_with_cp_gradients_equal_plain(chain):
+@pytest.mark.parametrize('chain,with_cp', [('softmax', True), ('scores', True), ('softmax', 'ffn')])
+def test_with_cp_gradients_equal_plain(chain, with_cp):
     torch.manual_seed(0)
-    kw = dict(la_chain=chain, drop_path_rate=0.3, dp_loss_weight=0.1)
-    plain, ckpt = LaViT('tiny', **kw), LaViT('tiny', with_cp=True, **kw)
+    # FFN dropout too: the recomputation replays the RNG state of the dropout inside the checkpointed FFN
+    kw = dict(la_chain=chain, drop_path_rate=0.3, dp_loss_weight=0.1,
+              drop_rate=0.1 if with_cp == 'ffn' else 0.)
+    plain, ckpt = LaViT('tiny', **kw), LaViT('tiny', with_cp=with_cp, **kw)
     for m in plain.modules():  # a residual attention that matters (its scale starts at 0.1)
         if hasattr(m, 'scale') and isinstance(m.scale, torch.nn.Parameter):
             m.scale.data.fill_(0.7)
@@ -56,14 +58,19 @@ def test_with_cp_gradients_equal_plain(chain):
 def test_with_cp_keeps_fewer_activations_and_skips_frozen_stages():
     torch.manual_seed(0)
     plain, ckpt = LaViT('tiny', drop_path_rate=0.), LaViT('tiny', drop_path_rate=0., with_cp=True)
+    ffn = LaViT('tiny', drop_path_rate=0., with_cp='ffn')
     ckpt.load_state_dict(plain.state_dict())
     x = torch.randn(1, 3, 96, 96)
     sizes = {}
-    for name, m in (('plain', plain), ('cp', ckpt)):
+    for name, m in (('plain', plain), ('cp', ckpt), ('ffn', ffn)):
         m.train()
         sizes[name] = _saved_bytes(lambda: m(x))
         m.pop_aux_losses()
     assert sizes['cp'] < 0.6 * sizes['plain'], sizes
+    # 'ffn' drops the three hidden maps (4·C channels each for LaViT-T's stages 0-1) but keeps attention's
+    assert sizes['cp'] < sizes['ffn'] < 0.7 * sizes['plain'], sizes
+    with pytest.raises(ValueError, match="with_cp must be False, True / 'block' or 'ffn'"):
+        LaViT('tiny', with_cp='attn')
     # frozen stages take no gradient, so they are not checkpointed (mmdet's rule: x.requires_grad)
     frozen = LaViT('tiny', drop_path_rate=0., with_cp=True, frozen_stages=4)
     frozen.train()
