@@ -92,11 +92,35 @@ def set_epochs(cfg, epochs: int) -> None:
     cfg.default_hooks.checkpoint.interval = epochs
 
 
+def apply_options(cfg, options: Dict[str, object], where: str) -> None:
+    """Set ``options`` (``{'model.losses.loss_kd.temperature': 2.0, ...}``) on ``cfg``. Unlike
+    ``--cfg-options``, a key that the config does not have is an error (naming ``where``), not a new key."""
+    for key, value in options.items():
+        node, parts = cfg, key.split('.')
+        for i, part in enumerate(parts):
+            is_map = hasattr(node, 'keys')  # a dict, ConfigDict or Config
+            if not is_map or part not in node:
+                have = sorted(node.keys()) if is_map else type(node).__name__
+                raise KeyError(f'{where}: option {key}: {".".join(parts[:i + 1])!r} is not in the config '
+                               f'(there: {have}); options only change existing keys')
+            if i < len(parts) - 1:
+                node = node[part]
+        node[parts[-1]] = value
+
+
+def options_slug(options: Dict[str, object]) -> str:
+    """A file-name-safe tag of ``options``: ``'loss_clkd.beta=0.0,loss_clkd.nu=0.0'`` (last two key parts),
+    ``''`` for none."""
+    tags = [f'{".".join(k.split(".")[-2:])}={v}' for k, v in sorted(options.items())]
+    return ''.join(c if c.isalnum() or c in '._=,-' else '_' for c in ','.join(tags))
+
+
 def derive_config(leaf: str, out: str, src: dict, student_arch: str, epochs: Optional[int] = None,
-                  teacher: Optional[dict] = None) -> str:
+                  teacher: Optional[dict] = None, options: Optional[Dict[str, object]] = None) -> str:
     """``leaf`` (a digits config) on the source ``src``: data root (train / val / test splits), class count,
     the classifier's (or the distiller's student's) arch, and for a distiller the teacher (``config``,
-    ``checkpoint``, ``arch``; TRG's token dims follow the archs). Written to ``out``; returns ``out``."""
+    ``checkpoint``, ``arch``; TRG's token dims follow the archs); then ``options`` (existing keys only,
+    :func:`apply_options`). Written to ``out``; returns ``out``."""
     import warnings
 
     from mmengine.config import Config
@@ -123,6 +147,8 @@ def derive_config(leaf: str, out: str, src: dict, student_arch: str, epochs: Opt
             trg.teacher_dim = arch_width(teacher['arch'])
     if epochs:
         set_epochs(cfg, epochs)
+    if options:
+        apply_options(cfg, options, f'{leaf} (for {out})')
     os.makedirs(osp.dirname(out), exist_ok=True)
     cfg.dump(out)
     return out
@@ -214,6 +240,70 @@ def table(results: Dict[str, Dict[int, dict]], seeds: Sequence[int], key: str, h
     return lines
 
 
+def teacher_spec(root: str, arch: str, epochs: int) -> dict:
+    """Where the study's teacher ``arch`` trained for ``epochs`` lives under ``root`` (``<out>/<data>``)."""
+    name = f'teacher_{arch}_e{epochs}'
+    cfg = osp.join(root, 'configs', f'{name}.py')
+    d = osp.join(root, name)
+    return dict(name=name, arch=arch, epochs=epochs, dir=d, config=cfg,
+                checkpoint=osp.join(d, f'epoch_{epochs}.pth'))
+
+
+def derive_teacher(src: dict, teacher: dict) -> str:
+    """The teacher's config (the digits teacher's, on ``src`` with the teacher's arch and epochs)."""
+    return derive_config(f'configs/distill/baselines/resnet32_{DERIVE_FROM}.py', teacher['config'], src,
+                         teacher['arch'], teacher['epochs'])
+
+
+def ensure_teacher(src: dict, teacher: dict, lock: Optional[str] = None, retrain: bool = False,
+                   testing=None, derive: bool = True) -> None:
+    """Derive (unless ``derive`` is False), train (seed 0) and test the teacher unless that run finished
+    with the same config; ``testing`` (a context manager) is held around the test only."""
+    if derive:
+        derive_teacher(src, teacher)
+    with held(lock):
+        if not finished(teacher['dir']):
+            print(f'training the teacher: {teacher["config"]}', flush=True)
+        train(teacher['config'], teacher['dir'], seed=0, reuse=not retrain)
+        with testing or contextlib.nullcontext():
+            test_top1(teacher['config'], teacher['dir'], teacher['epochs'])
+
+
+def _sub(student: str, epochs: int, teacher: Optional[dict], options: Optional[dict]) -> str:
+    base = f'{student}_e{epochs}' if teacher is None else f'{teacher["name"]}-{student}_e{epochs}'
+    slug = options_slug(options or {})
+    return base + (f'_{slug}' if slug else '')
+
+
+def real_config(m, src: dict, root: str, student: str, epochs: int, teacher: dict,
+                options: Optional[dict] = None, write: bool = True) -> str:
+    """The derived config of method ``m`` (a ``METHODS`` value; None: the student alone) under
+    ``<root>/configs/``; written unless ``write`` is False."""
+    leaf = (f'configs/distill/baselines/resnet8x0.5_{DERIVE_FROM}.py' if m is None else
+            f'configs/distill/{m[0]}/{m[1]}_resnet32-resnet8x0.5_{DERIVE_FROM}.py')
+    sub = _sub(student, epochs, None if m is None else teacher, options)
+    out = osp.join(root, 'configs', (f'{sub}.py' if m is None else f'{m[1]}_{sub}.py'))
+    if not write:
+        return out
+    return derive_config(leaf, out, src, student, epochs, None if m is None else teacher, options)
+
+
+def real_run_dir(m, root: str, student: str, epochs: int, teacher: dict, seed: int,
+                 options: Optional[dict] = None) -> str:
+    """``<root>/<teacher>-<student>_e<epochs>[_<options>]/<method>_s<seed>``; the student alone does not
+    depend on the teacher."""
+    sub = _sub(student, epochs, None if m is None else teacher, options)
+    return osp.join(root, sub, f'{m[1] if m else "none"}_s{seed}')
+
+
+def run_real(cfg: str, run: str, seed: int, epochs: int, lock: Optional[str] = None,
+             retrain: bool = False) -> None:
+    """Train ``cfg`` with ``seed`` into ``run`` and test its last checkpoint (both under ``lock``)."""
+    with held(lock):
+        train(cfg, run, seed=seed, reuse=not retrain)
+        test_top1(cfg, run, epochs)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data', choices=sorted(STUDENTS) + sorted(REAL), default='synth-cls100')
@@ -264,38 +354,21 @@ def main(argv=None):
                              f'{real["data_command"]}')
         st, tarch, epochs = a.student_arch or real['student'], a.teacher_arch, a.epochs
         root = osp.join(a.out_dir, a.data)
-        cfg_dir = osp.join(root, 'configs')
-        tname = f'teacher_{tarch}_e{a.teacher_epochs}'
-        teacher_dir = osp.join(root, tname)
-        teacher_cfg = osp.join(cfg_dir, f'{tname}.py')
-        teacher = dict(config=teacher_cfg, checkpoint=osp.join(teacher_dir, f'epoch_{a.teacher_epochs}.pth'),
-                       arch=tarch)
+        teacher = teacher_spec(root, tarch, a.teacher_epochs)
         if not a.collect:
-            derive_config(f'configs/distill/baselines/resnet32_{DERIVE_FROM}.py', teacher_cfg, real, tarch,
-                          a.teacher_epochs)
-            with held(a.lock):
-                if not finished(teacher_dir):
-                    print(f'training the teacher: {teacher_cfg}', flush=True)
-                train(teacher_cfg, teacher_dir, seed=0, reuse=not a.retrain)
-                test_top1(teacher_cfg, teacher_dir, a.teacher_epochs)
-        t = read_run(teacher_dir, has_test=True)
+            ensure_teacher(real, teacher, a.lock, a.retrain)
+        t = read_run(teacher['dir'], has_test=True)
         head = [f'Data: {a.data} ({real["data_root"]}: `{real["data_command"]}`). Teacher {tarch}, '
-                f'{a.teacher_epochs} epochs, seed 0 ({teacher_cfg}): test top-1 {fmt(t and t["test"])} %, '
-                f'val {fmt(t and t["val"])} %. Students: {st}, {epochs} epochs.', '']
+                f'{a.teacher_epochs} epochs, seed 0 ({teacher["config"]}): test top-1 '
+                f'{fmt(t and t["test"])} %, val {fmt(t and t["val"])} %. Students: {st}, {epochs} epochs.',
+                '']
         key, header = 'test', f'student {st} (test split)'
 
         def cfg_of(m):
-            leaf = (f'configs/distill/baselines/resnet8x0.5_{DERIVE_FROM}.py' if m is None else
-                    f'configs/distill/{m[0]}/{m[1]}_resnet32-resnet8x0.5_{DERIVE_FROM}.py')
-            name = f'{st}_e{epochs}' if m is None else f'{m[1]}_{tname}-{st}_e{epochs}'
-            out = osp.join(cfg_dir, f'{name}.py')
-            if a.collect:
-                return out
-            return derive_config(leaf, out, real, st, epochs, None if m is None else teacher)
+            return real_config(m, real, root, st, epochs, teacher, write=not a.collect)
 
-        def run_of(m, s):  # the student alone does not depend on the teacher
-            sub = f'{st}_e{epochs}' if m is None else f'{tname}-{st}_e{epochs}'
-            return osp.join(root, sub, f'{m[1] if m else "none"}_s{s}')
+        def run_of(m, s):
+            return real_run_dir(m, root, st, epochs, teacher, s)
 
     results: Dict[str, Dict[int, dict]] = {}
     missing = []
@@ -304,11 +377,11 @@ def main(argv=None):
             m = METHODS[name]
             run = run_of(m, s)
             if not a.collect:
-                cfg = cfg_of(m)
-                with held(a.lock):
-                    train(cfg, run, seed=s, reuse=not a.retrain)
-                    if real is not None:
-                        test_top1(cfg, run, epochs)
+                if real is not None:
+                    run_real(cfg_of(m), run, s, epochs, a.lock, a.retrain)
+                else:
+                    with held(a.lock):
+                        train(cfg_of(m), run, seed=s, reuse=not a.retrain)
             r = read_run(run, has_test=real is not None)
             if r is None:
                 missing.append(run)

@@ -5,6 +5,7 @@ import json
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -33,13 +34,18 @@ def last(recs: Sequence[dict], key: str) -> Optional[float]:
     return vals[-1] if vals else None
 
 
+# mmengine's Config.fromfile is not thread-safe (temporary module files, sys.path and sys.modules edits):
+# tools that train from several threads (distill_sweep.py --jobs) load configs under this lock
+CONFIG_LOCK = threading.RLock()
+
+
 def config_digest(config: str) -> Optional[str]:
     """SHA-1 of the config with its ``_base_`` chain resolved (None when it does not load, e.g. a test's
     stand-in), so that an edited config or base is trained again."""
     import hashlib
     import warnings
     try:
-        with warnings.catch_warnings():  # loading runs the config's custom_imports (deprecation chatter)
+        with CONFIG_LOCK, warnings.catch_warnings():  # loading runs custom_imports (deprecation chatter)
             warnings.simplefilter('ignore')
             from mmengine.config import Config
             text = Config.fromfile(repo_path(config)).pretty_text
