@@ -30,7 +30,7 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence
 
-from experiments import last, mean_std, read_scalars, repo_path, train, write_table
+from experiments import CONFIG_LOCK, last, mean_std, read_scalars, repo_path, train, write_table
 
 STUDENTS = {'synth-cls100': 'resnet8', 'digits': 'resnet8x0.5'}
 # Sources with train/val/test class folders whose configs are derived from the digits leaf configs.
@@ -120,7 +120,12 @@ def derive_config(leaf: str, out: str, src: dict, student_arch: str, epochs: Opt
     """``leaf`` (a digits config) on the source ``src``: data root (train / val / test splits), class count,
     the classifier's (or the distiller's student's) arch, and for a distiller the teacher (``config``,
     ``checkpoint``, ``arch``; TRG's token dims follow the archs); then ``options`` (existing keys only,
-    :func:`apply_options`). Written to ``out``; returns ``out``."""
+    :func:`apply_options`). Written to ``out``; returns ``out``. Safe from several threads."""
+    with CONFIG_LOCK:
+        return _derive_config(leaf, out, src, student_arch, epochs, teacher, options)
+
+
+def _derive_config(leaf, out, src, student_arch, epochs, teacher, options) -> str:
     import warnings
 
     from mmengine.config import Config
@@ -156,7 +161,13 @@ def derive_config(leaf: str, out: str, src: dict, student_arch: str, epochs: Opt
 
 def test_top1(config: str, run: str, epochs: int) -> float:
     """Top-1 % of the run's last checkpoint on the config's test split, evaluated once and kept in
-    ``<run>/test_metrics.json`` (read back while it is newer than the run's ``run.json``)."""
+    ``<run>/test_metrics.json`` (read back while it is newer than the run's ``run.json``). One thread at a
+    time: the Runner runs in this process."""
+    with CONFIG_LOCK:
+        return _test_top1(config, run, epochs)
+
+
+def _test_top1(config: str, run: str, epochs: int) -> float:
     out = osp.join(run, 'test_metrics.json')
     marker = osp.join(run, 'run.json')
     if osp.isfile(out) and osp.getmtime(out) >= osp.getmtime(marker):
@@ -249,24 +260,15 @@ def teacher_spec(root: str, arch: str, epochs: int) -> dict:
                 checkpoint=osp.join(d, f'epoch_{epochs}.pth'))
 
 
-def derive_teacher(src: dict, teacher: dict) -> str:
-    """The teacher's config (the digits teacher's, on ``src`` with the teacher's arch and epochs)."""
-    return derive_config(f'configs/distill/baselines/resnet32_{DERIVE_FROM}.py', teacher['config'], src,
-                         teacher['arch'], teacher['epochs'])
-
-
-def ensure_teacher(src: dict, teacher: dict, lock: Optional[str] = None, retrain: bool = False,
-                   testing=None, derive: bool = True) -> None:
-    """Derive (unless ``derive`` is False), train (seed 0) and test the teacher unless that run finished
-    with the same config; ``testing`` (a context manager) is held around the test only."""
-    if derive:
-        derive_teacher(src, teacher)
+def ensure_teacher(src: dict, teacher: dict, lock: Optional[str] = None, retrain: bool = False) -> None:
+    """Derive, train (seed 0) and test the teacher unless that run finished with the same config."""
+    derive_config(f'configs/distill/baselines/resnet32_{DERIVE_FROM}.py', teacher['config'], src,
+                  teacher['arch'], teacher['epochs'])
     with held(lock):
         if not finished(teacher['dir']):
             print(f'training the teacher: {teacher["config"]}', flush=True)
         train(teacher['config'], teacher['dir'], seed=0, reuse=not retrain)
-        with testing or contextlib.nullcontext():
-            test_top1(teacher['config'], teacher['dir'], teacher['epochs'])
+        test_top1(teacher['config'], teacher['dir'], teacher['epochs'])
 
 
 def _sub(student: str, epochs: int, teacher: Optional[dict], options: Optional[dict]) -> str:

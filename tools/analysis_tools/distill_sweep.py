@@ -33,10 +33,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Sequence, Tuple
 
-from distill_study import (METHODS, REAL, derive_teacher, ensure_teacher, fmt, held, read_run, real_config,
-                           real_run_dir, t_interval, teacher_spec, test_top1)
+from distill_study import (METHODS, REAL, ensure_teacher, fmt, held, read_run, real_config, real_run_dir,
+                           t_interval, teacher_spec, test_top1)
 
-from experiments import CONFIG_LOCK, mean_std, train, write_table
+from experiments import mean_std, train, write_table
 
 BASE_TEACHER = ('resnet32', 30)
 KD_T = 'model.losses.loss_kd.temperature'
@@ -157,16 +157,12 @@ def main(argv=None):
     spec = {t: teacher_spec(root, *t) for t in teachers}
     if a.jobs > 1 and 'OMP_NUM_THREADS' not in os.environ:  # the training subprocesses share the cores
         os.environ['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // a.jobs))
-    tested = CONFIG_LOCK  # configs load and test_top1 runs a Runner in this process: one thread at a time
-    trained: Dict[Tuple[str, int], object] = {}  # teacher -> its future
     failed: List[str] = []
 
     def one(job):
         kind, *rest = job
-        if kind == 'teacher':
-            with tested:
-                derive_teacher(src, spec[rest[0]])
-            ensure_teacher(src, spec[rest[0]], a.lock, testing=tested, derive=False)
+        if kind == 'teacher':  # configs load and tests run under experiments.CONFIG_LOCK, a thread at a time
+            ensure_teacher(src, spec[rest[0]], a.lock)
             return
         (m, t, o), s = rest
         try:
@@ -177,20 +173,18 @@ def main(argv=None):
             print('FAILED: ' + failed[-1], flush=True)
 
     def train_and_test(m, t, o, s):
-        with tested:
-            cfg = real_config(METHODS[m], src, root, st, epochs, spec[t], o)
+        cfg = real_config(METHODS[m], src, root, st, epochs, spec[t], o)
         run = real_run_dir(METHODS[m], root, st, epochs, spec[t], s, o)
         with held(a.lock):
             train(cfg, run, seed=s, reuse=True)
-        with tested:
-            test_top1(cfg, run, epochs)
+        test_top1(cfg, run, epochs)
         r = read_run(run, has_test=True)
         print(f'{m} ({spec[t]["name"]}, {describe(o)}) seed {s}: val {fmt(r["val"])} test {fmt(r["test"])}',
               flush=True)
 
     if not a.collect:
         with ThreadPoolExecutor(max(1, a.jobs)) as pool:
-            trained = {t: pool.submit(one, ('teacher', t)) for t in teachers}
+            trained = {t: pool.submit(one, ('teacher', t)) for t in teachers}  # waited on by their runs
             # the base teacher's runs first, complete seeds first; then the other teachers', cheapest first
             # (a run of a large teacher spends most of its time in the teacher's forward)
             order = sorted(teachers, key=lambda t: (t != BASE_TEACHER, teacher_cost(t[0])))
@@ -211,7 +205,7 @@ def main(argv=None):
              'against KD trained with the same teacher, batch size and temperature (paired by seed: mean '
              'difference [95 % t-interval], seeds above / pairs). Choices are read on val; test is shown '
              'beside it.', '']
-    missing = 0
+    missing = set()  # run folders: a point shown in several sweeps counts once
     for n in a.sweeps:
         question, ts, points = SWEEPS[n]
         ts = [t for t in ts if t in teachers]
@@ -226,12 +220,13 @@ def main(argv=None):
             for m, o in points:
                 mine = results(m, t, o)
                 ref = mine if (m == 'KD' and kd_reference(o) == o) else results('KD', t, kd_reference(o))
-                missing += len(a.seeds) - len(mine)
+                missing |= {real_run_dir(METHODS[m], root, st, epochs, spec[t], s, o) for s in a.seeds
+                            if s not in mine}
                 lines.append(f'| {tcell} | {m} | {describe(o)} | ' + ' | '.join(summary(mine, ref, a.seeds)) +
                              ' |')
         lines.append('')
     if missing:
-        lines.append(f'{missing} run(s) not finished (under {root}).')
+        lines.append(f'{len(missing)} run(s) not finished (under {root}).')
     write_table(osp.join(a.out_dir, f'{a.data}_sweep.md'), lines)
     if failed:
         print(f'{len(failed)} run(s) failed:\n  ' + '\n  '.join(failed), file=sys.stderr)
