@@ -6,22 +6,15 @@ import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
-import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
+from mmlavit.analysis.stats import mean_ci95  # (mean, 1.96 · std / √n): what few-shot papers report
 from mmlavit.registry import register
 
+__all__ = ['FewShotMetric', 'mean_ci95']
+
 _KEYS = ('accuracy', 'episode', 'nonfinite', 'num_queries', 'picked', 'pseudo_correct')
-
-
-def mean_ci95(values: Sequence[float]):
-    """``(mean, 1.96 · std / √n)`` with the sample std (ddof=1), as few-shot papers report. A NaN value makes
-    both NaN (nothing is dropped)."""
-    v = np.asarray(values, dtype=np.float64)
-    if len(v) < 2:
-        return float(v.mean()) if len(v) else float('nan'), float('nan')
-    return float(v.mean()), float(1.96 * v.std(ddof=1) / math.sqrt(len(v)))
 
 
 @register('metric')
