@@ -147,33 +147,18 @@ class SingleTeacherDistiller(BaseModel):
             return self.loss(inputs, data_samples)
         return self.student(inputs, data_samples, mode=mode)
 
-    def _check_pair(self, name: str, fn: nn.Module, st: torch.Tensor, te: torch.Tensor) -> None:
-        """Shapes a config can get wrong, named with the setting to change: logits ``(N, C)`` of the two
-        models must agree (same classes, same rows); a loss with a student -> teacher projector (TRG) must be
-        sized for the two models' feature channels."""
+    def _check_inputs(self, name: str, fn: nn.Module, kwargs: dict) -> None:
+        """The loss's own input check, when it has one: ``fn.check_inputs(kwargs, key, where)`` raises with
+        ``key`` (``model.losses.<name>``, where its settings live) and ``where`` (``key`` and the recorders
+        it reads), so the error names the setting to change. The distiller knows no loss's internals."""
+        check = getattr(fn, 'check_inputs', None)
+        if check is None:
+            return
+        key = f'model.losses.{name}'
         routes = self.loss_inputs.routes.get(name, {})
         recs = [f"{arg} <- {routes[arg]['recorder']!r}" for arg in ('student', 'teacher')
                 if 'recorder' in routes.get(arg, {})]
-        where = f'model.losses.{name}' + (f' ({", ".join(recs)})' if recs else '')
-        proj = getattr(fn, 'projector', None)
-        if isinstance(proj, nn.Linear) and st.ndim == te.ndim and st.ndim in (3, 4):
-            grow = getattr(fn, 'patch_size', 1) ** 2 if getattr(fn, 'patch_mode', None) == 'flatten' else 1
-            have = (st.shape[1], te.shape[1]) if st.ndim == 4 else (st.shape[2], te.shape[2])
-            want = (proj.in_features // grow, proj.out_features // grow)
-            if have != want:
-                raise ValueError(f'{where}: student_dim={want[0]}, teacher_dim={want[1]}, but the recorded '
-                                 f"student features have {have[0]} channels and the teacher's {have[1]}: "
-                                 f'set model.losses.{name}.student_dim={have[0]} and teacher_dim={have[1]}')
-        elif st.ndim == te.ndim == 2 and st.shape != te.shape:
-            if st.shape[1] != te.shape[1]:
-                raise ValueError(f'{where}: the student\'s logits have {st.shape[1]} classes, the teacher\'s '
-                                 f'{te.shape[1]}: both models must predict the same classes — set the '
-                                 'num_classes of the student (model.student...num_classes) or of the teacher '
-                                 "(model.teacher.cfg_options={'model.head.num_classes': ...} for a config)")
-            raise ValueError(f'{where}: the student gives {st.shape[0]} logit rows, the teacher '
-                             f'{te.shape[0]}: rows must pair up — for dense heads the same anchors per '
-                             'position and the same feature-map sizes (input size, strides); for per-pixel '
-                             'logits the same output size')
+        check(kwargs, key, key + (f' ({", ".join(recs)})' if recs else ''))
 
     def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
         if self.auto_progress and self.training:
@@ -195,8 +180,7 @@ class SingleTeacherDistiller(BaseModel):
                         and st.shape[1] == te.shape[1] and st.shape[2:] != te.shape[2:]):
                     kwargs['teacher'] = F.interpolate(te, size=st.shape[2:], mode='bilinear',
                                                       align_corners=False)
-                if torch.is_tensor(st) and torch.is_tensor(te):
-                    self._check_pair(name, fn, st, te)
+                self._check_inputs(name, fn, kwargs)
                 out = fn(**kwargs)
                 if isinstance(out, dict):
                     losses.update({f'distill.{k}': v for k, v in out.items()})

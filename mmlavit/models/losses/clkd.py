@@ -4,6 +4,7 @@ import torch.nn.functional as F
 
 from mmlavit.registry import register
 
+from .utils import check_logit_pair
 from .warmup import WarmupLoss
 
 
@@ -68,6 +69,11 @@ class CLKDLoss(WarmupLoss):
         self.reduction = reduction
         self.mu, self.beta, self.nu, self.loss_weight = mu, beta, nu, loss_weight
         self.cc_normalize = cc_normalize
+
+    def check_inputs(self, inputs: dict, key: str, where: str) -> None:
+        """Called by the distiller before :meth:`forward` with its keyword arguments: the two models'
+        logits must pair up (:func:`~mmlavit.models.losses.utils.check_logit_pair`)."""
+        check_logit_pair(where, inputs.get('student'), inputs.get('teacher'))
 
     @staticmethod
     def _row_mean(sq: torch.Tensor) -> torch.Tensor:

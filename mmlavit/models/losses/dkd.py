@@ -4,6 +4,7 @@ import torch.nn.functional as F
 
 from mmlavit.registry import register
 
+from .utils import check_logit_pair
 from .warmup import WarmupLoss
 
 
@@ -28,6 +29,11 @@ class DKDLoss(WarmupLoss):
                  loss_weight: float = 1.0, warmup: float = 0.0):
         super().__init__(warmup)
         self.alpha, self.beta, self.temperature, self.loss_weight = alpha, beta, temperature, loss_weight
+
+    def check_inputs(self, inputs: dict, key: str, where: str) -> None:
+        """Called by the distiller before :meth:`forward` with its keyword arguments: the two models'
+        logits must pair up (:func:`~mmlavit.models.losses.utils.check_logit_pair`)."""
+        check_logit_pair(where, inputs.get('student'), inputs.get('teacher'))
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         t = self.temperature

@@ -5,6 +5,8 @@ import torch.nn.functional as F
 
 from mmlavit.registry import register
 
+from .utils import check_logit_pair
+
 
 @register('model')
 class KDLoss(nn.Module):
@@ -22,6 +24,11 @@ class KDLoss(nn.Module):
             raise ValueError(f'temperature must be positive, got {temperature}')
         self.temperature = temperature
         self.loss_weight = loss_weight
+
+    def check_inputs(self, inputs: dict, key: str, where: str) -> None:
+        """Called by the distiller before :meth:`forward` with its keyword arguments: the two models'
+        logits must pair up (:func:`~mmlavit.models.losses.utils.check_logit_pair`)."""
+        check_logit_pair(where, inputs.get('student'), inputs.get('teacher'))
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         t = self.temperature

@@ -153,6 +153,20 @@ class TRGLoss(WarmupLoss):
                   for g in match_grids(to_token_grid(student), to_token_grid(teacher.detach())))
         return fs, ft
 
+    def check_inputs(self, inputs: dict, key: str, where: str) -> None:
+        """Called by the distiller before :meth:`forward`: the projector must be sized for the recorded
+        features' channels; the error names ``student_dim`` / ``teacher_dim`` under ``key``."""
+        st, te = inputs.get('student'), inputs.get('teacher')
+        if not (torch.is_tensor(st) and torch.is_tensor(te) and st.ndim == te.ndim and st.ndim in (3, 4)):
+            return
+        grow = self.patch_size ** 2 if self.patch_mode == 'flatten' else 1
+        have = (st.shape[1], te.shape[1]) if st.ndim == 4 else (st.shape[2], te.shape[2])
+        want = (self.projector.in_features // grow, self.projector.out_features // grow)
+        if have != want:
+            raise ValueError(f'{where}: student_dim={want[0]}, teacher_dim={want[1]}, but the recorded '
+                             f"student features have {have[0]} channels and the teacher's {have[1]}: "
+                             f'set {key}.student_dim={have[0]} and teacher_dim={have[1]}')
+
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> Dict[str, torch.Tensor]:
         fs, ft = self.tokens(student, teacher)
         inner = contextual_loss(fs, ft, self.inner_reduction)
