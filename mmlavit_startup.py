@@ -57,6 +57,54 @@ def _add_module2package(config_utils) -> None:
     config_utils.MODULE2PACKAGE.setdefault(PACKAGE, PACKAGE)
 
 
+#: the target's parameters as ``(name, kind, default)``: ``_dict_to_config_dict(cfg, scope=None,
+#: has_scope=True)``, a staticmethod, in every mmengine from 0.7.0 to 0.10.7 (setup.py: >=0.8.3,<1.0.0)
+_EXPECTED = (('cfg', 'POSITIONAL_OR_KEYWORD', '<empty>'), ('scope', 'POSITIONAL_OR_KEYWORD', None),
+             ('has_scope', 'POSITIONAL_OR_KEYWORD', True))
+_CHECKED_RANGE = '0.7.0 to 0.10.7'
+
+
+class StartupPatchRefused(RuntimeError):
+    """mmengine's private ``Config._dict_to_config_dict`` is not the one this patch was written for."""
+
+
+def _mmengine_version() -> str:
+    version = getattr(sys.modules.get('mmengine.version'), '__version__', None)
+    if version is None:
+        try:
+            from importlib.metadata import version as dist_version
+            version = dist_version('mmengine')
+        except Exception:  # a source tree without metadata
+            version = 'unknown'
+    return version
+
+
+def _checked_dict_to_config_dict(config_cls):
+    """The function behind ``config_cls._dict_to_config_dict`` when it is a staticmethod with the signature
+    of :data:`_EXPECTED` (or our own wrapper); else :class:`StartupPatchRefused`, naming the mmengine version,
+    what it has and what we expect, so that nothing is replaced blindly."""
+    raw = config_cls.__dict__.get('_dict_to_config_dict')
+    where = f'mmengine {_mmengine_version()}: mmengine.config.Config._dict_to_config_dict'
+    expected = '(cfg, scope=None, has_scope=True)'
+    fix = (f'mmlavit replaces it only as it is in mmengine {_CHECKED_RANGE}; the patch is not applied, so '
+           "the typed dicts of an mmlavit:: base keep _scope_='mmlavit' (types such as ImageClassifier or "
+           'CocoDataset are then not found): install mmengine>=0.8.3,<=0.10.7 or report the new signature to '
+           'mmlavit')
+    if not isinstance(raw, staticmethod):
+        raise StartupPatchRefused(f'{where} is {"missing" if raw is None else type(raw).__name__}, not the '
+                                  f'staticmethod {expected} — {fix}')
+    original = raw.__func__
+    if getattr(original, '_mmlavit', False):
+        return original
+    import inspect  # mmengine.config has imported it already: free here
+    sig = inspect.signature(original)
+    have = tuple((p.name, p.kind.name, '<empty>' if p.default is p.empty else p.default)
+                 for p in sig.parameters.values())
+    if have != _EXPECTED:
+        raise StartupPatchRefused(f'{where} has the signature {sig}, not {expected} — {fix}')
+    return original
+
+
 def _stamp_mmlavit_bases_with_their_default_scope(config_mod) -> None:
     """Give the typed dicts of an ``mmlavit::`` base the base config's own ``default_scope`` as ``_scope_``.
 
@@ -75,7 +123,7 @@ def _stamp_mmlavit_bases_with_their_default_scope(config_mod) -> None:
     stamp wins, as it does for any ``pkg::`` base).
     """
     config_cls = config_mod.Config
-    original = config_cls.__dict__['_dict_to_config_dict'].__func__
+    original = _checked_dict_to_config_dict(config_cls)
     if getattr(original, '_mmlavit', False):
         return
 
@@ -105,6 +153,9 @@ _BINDERS = ('mmengine.utils', 'mmengine.config.config', 'mmengine.hub.hub', 'mim
 def _adjust(name: str, module) -> None:
     try:
         _ADJUST[name](module)
+    except StartupPatchRefused as e:  # refused on purpose: the message says why and what to do
+        import warnings
+        warnings.warn(f'mmlavit: {e}')
     except Exception as e:  # never break the import of mmengine or mim
         import warnings
         warnings.warn(f'mmlavit: could not register the mmlavit:: config prefix in {name} ({e!r}); '
