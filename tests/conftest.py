@@ -8,9 +8,6 @@ import sys
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# The analysis tools import their helpers (experiments, model_analysis) as siblings, as they do when run
-# as scripts.
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
 
 
 @pytest.fixture(autouse=True)

@@ -202,26 +202,3 @@ def test_load_from_with_missing_and_unexpected_keys_warns_with_the_names(tmp_pat
     assert ('other shapes: head.fc.bias (3,) in the checkpoint vs (10,) in the model' in msg
             and 'missing from the checkpoint: head.fc.weight' in msg
             and 'not in the model: extra.scale' in msg)
-
-
-def test_study_runs_work_in_the_current_directory(tmp_path, monkeypatch):
-    """experiments.train finds tools/ and configs/ under ROOT (checkout or mmlavit/.mim) but runs, and writes
-    its work dir, in the caller's current directory."""
-    from experiments import ROOT as EXP_ROOT
-    from experiments import repo_path, train
-    assert EXP_ROOT == ROOT
-    tool = tmp_path / 'fake_train.py'
-    tool.write_text('import json, os, sys\n'
-                    'wd = sys.argv[sys.argv.index("--work-dir") + 1]\n'
-                    'os.makedirs(os.path.join(wd, "r", "vis_data"))\n'
-                    'call = dict(cwd=os.getcwd(), config=sys.argv[1])\n'
-                    'json.dump(call, open(os.path.join(wd, "call.json"), "w"))\n'
-                    'open(os.path.join(wd, "r", "vis_data", "scalars.json"), "w").write(\'{"a": 1}\\n\')\n')
-    here = tmp_path / 'elsewhere'
-    here.mkdir()
-    monkeypatch.chdir(here)
-    recs, _ = train('configs/lavit/lavit-t_synth-cls.py', 'work_dirs/run', tool=str(tool))
-    call = json.load(open(here / 'work_dirs' / 'run' / 'call.json'))
-    assert recs == [{'a': 1}] and call['cwd'] == str(here)
-    assert call['config'] == osp.join(ROOT, 'configs/lavit/lavit-t_synth-cls.py') == repo_path(call['config'])
-    assert not osp.exists(osp.join(ROOT, 'work_dirs', 'run', 'call.json'))
