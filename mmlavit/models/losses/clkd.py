@@ -1,4 +1,6 @@
 """Class-aware logit KD, CLKD (Zhang, Liu, Hopcroft, He; arXiv 2211.14773)."""
+from typing import Union
+
 import torch
 import torch.nn.functional as F
 
@@ -20,53 +22,51 @@ def class_correlation(z: torch.Tensor) -> torch.Tensor:
 
 @register('model')
 class CLKDLoss(WarmupLoss):
-    """``L = μ · (L_ins + β · L_cla) + ν · L_cc`` (the student's own CE, λ = 0.1 in the paper's
-    re-implementations, is the distiller's ``student_loss_weight``).
+    """``L = w · [μ · (L_ins + β · L_cla) + ν · L_cc]``; the student's own CE weight λ is the distiller's
+    ``student_loss_weight`` (0.1 in the public re-implementations).
 
-    The paper's form, as its re-implementations write it: ``reduction='element', cc_normalize=False``
-    with μ 0.5, β 2, ν 0.4, ``loss_weight=1``, no warm-up, λ 0.1 — the method base
-    ``configs/distill/_base_/methods/clkd_paper.py``. The defaults of ``reduction`` and ``cc_normalize``
-    are ours (``configs/distill/_base_/methods/clkd.py`` adds weight 4, λ 1 and a warm-up), kept as the
-    defaults because the literal form measured worse on the small study (configs/distill/clkd/README.md;
-    docs/references.md gives the equations).
+    * ``L_ins = MSE(rownorm(Z_S), rownorm(Z_T))`` — each sample's logits L2-normalised;
+    * ``L_cla`` — the same on the transposes, each class's logits across the batch (batch-size dependent);
+    * ``L_cc = mean((B_S − B_T)²)`` with :func:`class_correlation` (C, C).
 
-    * instance level ``L_ins = MSE(rownorm(Z_S), rownorm(Z_T))`` — each sample's logits L2-normalised;
-    * class level ``L_cla = MSE(rownorm(Z_Sᵀ), rownorm(Z_Tᵀ))`` — each class's logits across the batch
-      (so it depends on the batch size);
-    * class correlation ``L_cc = mean((B_S − B_T)²)`` with :func:`class_correlation` (a sum with
-      ``reduction='row'``, below).
-
-    No temperature: the normalisation removes the logit scale.
+    No temperature: the normalisation removes the logit scale, and with it the pull: the gradient of a
+    normalised row falls as 1/‖z‖ while the logits grow in training (``logit_scale`` counters it).
+    The re-implementations' form is ``reduction='element', cc_normalize=False, logit_scale=1``
+    (``configs/distill/_base_/methods/clkd_reimpl.py``); the defaults of ``reduction`` and ``cc_normalize``
+    are ours (docs/references.md; measurements in docs/distill_fewshot_design.md).
     Inputs: ``student``, ``teacher`` logits ``(N, C)``, N ≥ 2; the teacher is detached.
 
-    ``reduction`` says how the squared differences are averaged:
-
-    * ``'element'``: the mean over all elements (``F.mse_loss``), as the re-implementations write it. Each
-      term is then divided by the number of classes (L_ins), samples (L_cla) or C² (L_cc) on top: at
-      initialisation on the 100-class small config its gradient was 0.5–1.3 % of the CE's, and the student
-      ended where it ends without a teacher (docs/distill_fewshot_design.md).
-    * ``'row'`` (default): the squared L2 distance per normalised row, averaged over the rows, i.e.
-      ``L_ins = 1/N Σ_i ‖ẑ_i^S − ẑ_i^T‖²`` (= 2 − 2·cos per sample), ``L_cla`` the same per class column,
-      and ``L_cc = Σ_jk (B_S − B_T)²_jk`` (squared Frobenius norm). This is ``'element'`` times C, N and C².
-
-    ``warmup`` (ours, as DKD's): the weight grows linearly from 0 over this fraction of training. The
-    gradient of a row-normalised vector scales with 1/‖z‖, so it is largest at initialisation, when the
-    logits are small; without the ramp some seeds did not recover on the small digits config.
-
-    ``cc_normalize`` (ours, default True): ``B`` is computed on the row-normalised logits (the same
-    normalisation as ``L_ins``), so ``L_cc`` is scale-free and bounded like the other two terms. On raw
-    logits (``cc_normalize=False``, the re-implementations' formula) ``L_cc`` grows with the 4th power of
-    the logit scale: with ``reduction='row'``, weight 4 and the CIFAR recipe's lr 0.05 it was 68 after one
-    epoch and NaN after three on the small distillation config; in the literal form (element means,
-    weight 1) it stayed finite but the student did not learn (docs/distill_fewshot_design.md).
+    Args:
+        mu (float): μ, the weight of the instance and class terms. Defaults to 0.5.
+        beta (float): β, the class term's weight inside μ. Defaults to 2.0.
+        nu (float): ν, the class-correlation weight. Defaults to 0.4.
+        loss_weight (float): w. Defaults to 1.0.
+        cc_normalize (bool): ``B`` on the row-normalised logits (ours: scale-free like the other terms)
+            instead of the raw ones (the re-implementations', grows with the 4th power of the logit scale).
+            Defaults to True.
+        reduction (str): ``'element'``: the mean over all elements (``F.mse_loss``, the re-implementations');
+            ``'row'`` (ours): the squared L2 distance per normalised row averaged over rows (= 2 − 2·cos;
+            ``'element'`` × C, N and C² for the three terms). Defaults to ``'row'``.
+        logit_scale (float | str): multiplies the normalised rows of ``L_ins`` and ``L_cla`` before the
+            squared differences: a number ``s`` (the terms and their gradients × s²; 1 is the paper's form)
+            or ``'student_norm'`` (ours): each row by ``√‖z_S row‖`` (detached), i.e. each row's squared
+            distance weighted by the student row's norm, so that the gradient w.r.t. the student's logits
+            does not fade as 1/‖z‖ (``L_cc`` is left as it is). Defaults to 1.0.
+        warmup (float): fraction of training over which w ramps up linearly from 0 (ours, as DKD's).
+            Defaults to 0.0.
     """
 
     def __init__(self, mu: float = 0.5, beta: float = 2.0, nu: float = 0.4, loss_weight: float = 1.0,
-                 cc_normalize: bool = True, reduction: str = 'row', warmup: float = 0.0):
+                 cc_normalize: bool = True, reduction: str = 'row', warmup: float = 0.0,
+                 logit_scale: Union[float, str] = 1.0):
         super().__init__(warmup)
         if reduction not in ('row', 'element'):
             raise ValueError(f"reduction must be 'row' or 'element', got {reduction!r}")
-        self.reduction = reduction
+        if isinstance(logit_scale, str) and logit_scale != 'student_norm':
+            raise ValueError(f"logit_scale must be a positive number or 'student_norm', got {logit_scale!r}")
+        if not isinstance(logit_scale, str) and not logit_scale > 0:
+            raise ValueError(f'logit_scale must be a positive number or \'student_norm\', got {logit_scale}')
+        self.reduction, self.logit_scale = reduction, logit_scale
         self.mu, self.beta, self.nu, self.loss_weight = mu, beta, nu, loss_weight
         self.cc_normalize = cc_normalize
 
@@ -74,6 +74,14 @@ class CLKDLoss(WarmupLoss):
         """Called by the distiller before :meth:`forward` with its keyword arguments: the two models'
         logits must pair up (:func:`~mmlavit.models.losses.utils.check_logit_pair`)."""
         check_logit_pair(where, inputs.get('student'), inputs.get('teacher'))
+
+    def _scaled(self, zs: torch.Tensor, zt: torch.Tensor) -> torch.Tensor:
+        """``s · (rownorm(zs) − rownorm(zt))`` with ``s`` from ``logit_scale`` (a number, or per row the
+        square root of the student's detached row norm)."""
+        diff = _rownorm(zs) - _rownorm(zt)
+        if self.logit_scale == 'student_norm':
+            return diff * zs.detach().norm(dim=1, keepdim=True).sqrt()
+        return diff * self.logit_scale if self.logit_scale != 1 else diff
 
     @staticmethod
     def _row_mean(sq: torch.Tensor) -> torch.Tensor:
@@ -87,8 +95,8 @@ class CLKDLoss(WarmupLoss):
             raise ValueError('CLKD needs a batch of at least 2 samples (class-level and correlation terms)')
         teacher = teacher.detach()
         red = self._row_mean if self.reduction == 'row' else torch.mean
-        ins = red((_rownorm(student) - _rownorm(teacher)).pow(2))
-        cla = red((_rownorm(student.t()) - _rownorm(teacher.t())).pow(2))
+        ins = red(self._scaled(student, teacher).pow(2))
+        cla = red(self._scaled(student.t(), teacher.t()).pow(2))
         zs, zt = (_rownorm(student), _rownorm(teacher)) if self.cc_normalize else (student, teacher)
         sq = (class_correlation(zs) - class_correlation(zt)).pow(2)
         cc = sq.sum() if self.reduction == 'row' else sq.mean()

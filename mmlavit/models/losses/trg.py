@@ -11,15 +11,25 @@ loss and a :class:`KDLoss` in the config).
 * ``L_inner`` (contextual, within each image): ``MSE(softmax(F_S F_Sᵀ/√D_S), softmax(F_T F_Tᵀ/√D_T))`` over
   all tokens of each image.
 * graph nodes: ``num_tokens`` tokens sampled per image (the same ones for student and teacher), the
-  nodes of the whole batch together. Student tokens go through a linear projector to the teacher's dim.
+  nodes of the whole batch together.
 * ``L_local`` (neighbourhood): Gaussian-kernel k-NN graphs ``A_ij = exp(−‖t_i − t_j‖²/2σ)``, σ = the median
   squared distance (detached); for each node, the distribution over its teacher k-NN (row-wise softmax of the
   adjacency restricted to those neighbours; ``local_norm='sum'``: the adjacency over its row sum) of student
-  vs teacher, by ``KL(P_T ‖ P_S)``. (Our choice: the same neighbour set for both graphs, so that the rows
-  compare the same edges.)
-* ``L_global`` (topology): InfoNCE between projected, L2-normalised student nodes and teacher nodes — the
-  positive is the same position, negatives the other sampled nodes — at temperature τ, which decays from
-  ``tau_start`` to ``tau_end`` on a cosine as training progresses (:meth:`set_progress`, 0 → 1).
+  vs teacher, by ``KL(P_T ‖ P_S)``. The student's graph is built on its own tokens (``local_tokens='raw'``,
+  the paper's) or on the projected ones (``'projected'``, ours: the projector can then absorb the match).
+  (Our choice: the same neighbour set for both graphs, so that the rows compare the same edges.)
+* ``L_global`` (topology): InfoNCE between projected (linear, student dim → teacher dim), L2-normalised
+  student nodes and teacher nodes — the positive is the same position, negatives the other sampled nodes —
+  at temperature τ, which decays from ``tau_start`` to ``tau_end`` on a cosine as training progresses
+  (:meth:`set_progress`, 0 → 1).
+* ``graph_reduction``: ``L_local`` and ``L_global`` summed over the V graph nodes (``'sum'``, as the paper's
+  summary writes them) or averaged (``'mean'``, ours, the default): ``'sum'`` is ``'mean'`` × V
+  (V = batch × ``num_tokens``), i.e. β and γ rescaled with the batch size; the paper's weights are not
+  known, so the mean keeps them batch-independent.
+
+Where a token sits matters: every term compares student and teacher token by token at the same positions,
+so tokens must come from a map that carries space (e.g. each position of a CIFAR ResNet's 8×8 last map at
+32 px, or an earlier stage's map through the recorder), not one pooled feature.
 
 Not in the paper's readable text (ours, in the config): k = 8, σ = median, 16 tokens per image, τ 0.5 → 0.07.
 """
@@ -108,13 +118,23 @@ class TRGLoss(WarmupLoss):
         inner_reduction: ``'element'`` or ``'row'`` (:func:`contextual_loss`); local_norm: ``'softmax'`` or
             ``'sum'`` (module docstring); warmup: fraction of training over which the three terms ramp up
             linearly from 0 (0: no ramp; with a ramp the terms are 0 until :meth:`set_progress` is called).
+        local_tokens (str): the student graph of ``L_local`` on ``'raw'`` tokens (the paper's) or
+            ``'projected'`` ones (ours). Defaults to ``'raw'``.
+        graph_reduction (str): ``L_local`` and ``L_global`` as a ``'mean'`` over the graph's nodes (ours)
+            or a ``'sum'`` (the paper's summary). Defaults to ``'mean'``.
     """
 
     def __init__(self, student_dim: int, teacher_dim: int, num_tokens: int = 16, k: int = 8,
                  alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0, tau_start: float = 0.5,
                  tau_end: float = 0.07, inner_reduction: str = 'element', local_norm: str = 'softmax',
-                 warmup: float = 0.0, patch_size: int = 1, patch_mode: str = 'flatten'):
+                 warmup: float = 0.0, patch_size: int = 1, patch_mode: str = 'flatten',
+                 local_tokens: str = 'raw', graph_reduction: str = 'mean'):
         super().__init__(warmup)
+        if local_tokens not in ('raw', 'projected'):
+            raise ValueError(f"local_tokens must be 'raw' or 'projected', got {local_tokens!r}")
+        if graph_reduction not in ('mean', 'sum'):
+            raise ValueError(f"graph_reduction must be 'mean' or 'sum', got {graph_reduction!r}")
+        self.local_tokens, self.graph_reduction = local_tokens, graph_reduction
         if patch_size < 1:
             raise ValueError(f'patch_size must be a positive int, got {patch_size}')
         if patch_mode not in ('flatten', 'mean'):
@@ -177,11 +197,13 @@ class TRGLoss(WarmupLoss):
         # (= softmax of log A = −d²/2σ, SNE's neighbour probabilities)
         log = self.local_norm == 'sum'
         a_t, nbr = knn_graph(nt, k, log=log)
-        a_s, _ = knn_graph(ps, k, nbr, log=log)
-        local = F.kl_div(F.log_softmax(a_s, dim=1), F.log_softmax(a_t, dim=1), reduction='batchmean',
-                         log_target=True)
+        a_s, _ = knn_graph(ps if self.local_tokens == 'projected' else ns, k, nbr, log=log)
+        total = self.graph_reduction == 'sum'
+        local = F.kl_div(F.log_softmax(a_s, dim=1), F.log_softmax(a_t, dim=1),
+                         reduction='sum' if total else 'batchmean', log_target=True)
         logits = F.normalize(ps, dim=1) @ F.normalize(nt, dim=1).t() / self.tau
-        glob = F.cross_entropy(logits, torch.arange(len(nt), device=nt.device))
+        glob = F.cross_entropy(logits, torch.arange(len(nt), device=nt.device),
+                               reduction='sum' if total else 'mean')
         w = self.ramp
         return dict(loss_trg_inner=w * self.alpha * inner, loss_trg_local=w * self.beta * local,
                     loss_trg_global=w * self.gamma * glob)

@@ -119,3 +119,40 @@ def test_clkd_and_dkd_warmup_ramp():
         assert loss(*args).item() == pytest.approx(full, rel=1e-6)
     with pytest.raises(ValueError, match='fraction of training'):
         CLKDLoss(warmup=20)
+
+
+def test_clkd_logit_scale_value_and_gradients():
+    """``logit_scale`` multiplies the normalised rows of L_ins and L_cla: 1 is the paper's form (the loss
+    unchanged), a number s scales those terms and their gradients by s², ``'student_norm'`` weights each row
+    by the student row's norm so that the pull does not fade as the logits grow."""
+    torch.manual_seed(0)
+    zs, zt = torch.randn(6, 5), torch.randn(6, 5)
+    for red in ('row', 'element'):
+        for cc in (True, False):
+            base = dict(reduction=red, cc_normalize=cc)
+            assert CLKDLoss(**base, logit_scale=1.0)(zs, zt).item() == CLKDLoss(**base)(zs, zt).item()
+
+    def grad(loss, z):
+        z = z.clone().requires_grad_(True)
+        value = loss(z, zt)
+        value.backward()
+        return value.item(), z.grad
+
+    no_cc = dict(nu=0.0)  # the correlation term is not scaled
+    v1, g1 = grad(CLKDLoss(**no_cc), zs)
+    v3, g3 = grad(CLKDLoss(**no_cc, logit_scale=3.0), zs)
+    assert v3 == pytest.approx(9 * v1, rel=1e-5) and torch.allclose(g3, 9 * g1, rtol=1e-4, atol=1e-7)
+    # the fade: the same logits 10× larger pull 10× less in the paper's form ...
+    _, g10 = grad(CLKDLoss(**no_cc), 10 * zs)
+    assert torch.allclose(g10, g1 / 10, rtol=1e-4, atol=1e-8)
+    # ... and as much with 'student_norm'; its value is each row's squared distance × that row's norm
+    n1, h1 = grad(CLKDLoss(**no_cc, logit_scale='student_norm'), zs)
+    _, h10 = grad(CLKDLoss(**no_cc, logit_scale='student_norm'), 10 * zs)
+    assert torch.allclose(h10, h1, rtol=1e-4, atol=1e-7)
+    rn = torch.nn.functional.normalize
+    ins = ((rn(zs, dim=1) - rn(zt, dim=1)).pow(2).sum(1) * zs.norm(dim=1)).mean()
+    cla = ((rn(zs.t(), dim=1) - rn(zt.t(), dim=1)).pow(2).sum(1) * zs.t().norm(dim=1)).mean()
+    assert n1 == pytest.approx((0.5 * (ins + 2 * cla)).item(), rel=1e-5)
+    for bad in (0.0, -1.0, 'teacher_norm'):
+        with pytest.raises(ValueError, match="logit_scale must be a positive number or 'student_norm'"):
+            CLKDLoss(logit_scale=bad)

@@ -146,3 +146,81 @@ def test_patch_size_projector_and_gradients():
         TRGLoss(8, 8, patch_size=0)
     with pytest.raises(ValueError, match="'flatten' or 'mean'"):
         TRGLoss(8, 8, patch_mode='max')
+
+
+def _identity_trg(dim, **kw):
+    loss = TRGLoss(dim, dim, **kw)
+    with torch.no_grad():
+        loss.projector.weight.copy_(torch.eye(dim))
+        loss.projector.bias.zero_()
+    return loss
+
+
+def test_loss_depends_on_where_tokens_sit_the_pooled_feature_does_not():
+    """Each position of an 8×8 map a token (a 32-px CIFAR ResNet's last map): permuting the student's
+    positions within each image leaves the pooled feature (what the classifier sees) unchanged, but moves its
+    tokens against the teacher's, and every TRG term changes. With one averaged patch per image (the pooled
+    feature as the only token) the permutation changes nothing."""
+    torch.manual_seed(0)
+    t = torch.randn(4, 8, 8, 8)
+    s = t + 0.3 * torch.randn(4, 8, 8, 8)
+    perm = torch.randperm(64)
+    s_perm = s.flatten(2)[:, :, perm].reshape(s.shape)
+    assert torch.allclose(s.mean((2, 3)), s_perm.mean((2, 3)), atol=1e-6)  # the pooled feature
+
+    def terms(loss, student):
+        torch.manual_seed(1)  # the same sampled positions for both calls
+        return {k: v.item() for k, v in loss(student, t).items()}
+
+    loss = _identity_trg(8, num_tokens=16, k=4)
+    here, moved = terms(loss, s), terms(loss, s_perm)
+    for k in here:
+        assert moved[k] > here[k] + 1e-3, k  # farther from the teacher, token by token
+    pooled = _identity_trg(8, num_tokens=16, k=4, patch_size=8, patch_mode='mean')
+    assert terms(pooled, s) == pytest.approx(terms(pooled, s_perm), rel=1e-4, abs=1e-7)  # float order
+
+
+def test_graph_reduction_sum_is_mean_times_nodes():
+    torch.manual_seed(0)
+    s, t = torch.randn(3, 4, 4, 4), torch.randn(3, 4, 4, 4)
+    mean, total = TRGLoss(4, 4, num_tokens=5, k=3), TRGLoss(4, 4, num_tokens=5, k=3, graph_reduction='sum')
+    total.load_state_dict(mean.state_dict())
+    torch.manual_seed(1)
+    m = mean(s, t)
+    torch.manual_seed(1)
+    x = total(s, t)
+    nodes = 3 * 5
+    assert x['loss_trg_local'].item() == pytest.approx(nodes * m['loss_trg_local'].item(), rel=1e-5)
+    assert x['loss_trg_global'].item() == pytest.approx(nodes * m['loss_trg_global'].item(), rel=1e-5)
+    assert x['loss_trg_inner'].item() == pytest.approx(m['loss_trg_inner'].item(), rel=1e-6)
+    with pytest.raises(ValueError, match="'mean' or 'sum'"):
+        TRGLoss(4, 4, graph_reduction='batchmean')
+
+
+def test_local_graph_on_raw_or_projected_student_tokens():
+    """``local_tokens='raw'`` (the paper's): the student's k-NN graph on its own tokens, so the projector
+    gets no gradient from L_local; ``'projected'`` (ours): on the projected ones."""
+    torch.manual_seed(0)
+    s, t = torch.randn(2, 4, 4, 4, requires_grad=True), torch.randn(2, 8, 4, 4)
+    only_local = dict(num_tokens=8, k=3, alpha=0., beta=1., gamma=0.)
+    raw, proj = TRGLoss(4, 8, **only_local), TRGLoss(4, 8, **only_local, local_tokens='projected')
+    proj.load_state_dict(raw.state_dict())
+    torch.manual_seed(1)
+    r = raw(s, t)['loss_trg_local']
+    torch.manual_seed(1)
+    p = proj(s, t)['loss_trg_local']
+    r.backward()
+    p.backward()
+    assert raw.projector.weight.grad is None or raw.projector.weight.grad.abs().sum() == 0
+    assert proj.projector.weight.grad.abs().sum() > 0
+    assert r.item() != pytest.approx(p.item(), rel=1e-3)
+    # by hand for 'raw': the same neighbour sets, the student's graph on its raw sampled tokens
+    torch.manual_seed(1)
+    ns, nt = raw.sample(*raw.tokens(s.detach(), t))
+    a_t, nbr = knn_graph(nt, 3)
+    a_s, _ = knn_graph(ns, 3, nbr)
+    want = torch.nn.functional.kl_div(a_s.log_softmax(1), a_t.log_softmax(1), reduction='batchmean',
+                                      log_target=True)
+    assert r.item() == pytest.approx(want.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="'raw' or 'projected'"):
+        TRGLoss(4, 4, local_tokens='both')
