@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence
 
 
-def _root() -> str:
-    pkg = osp.dirname(osp.dirname(osp.abspath(__file__)))
+def _root(pkg: str = osp.dirname(osp.dirname(osp.abspath(__file__)))) -> str:
+    """The checkout above the package directory ``pkg`` when it has tools/ and configs/, else ``pkg/.mim``."""
     for root in (osp.dirname(pkg), osp.join(pkg, '.mim')):  # a checkout (or editable install), a wheel
         if osp.isfile(osp.join(root, 'tools', 'train.py')) and osp.isdir(osp.join(root, 'configs')):
             return root

@@ -161,6 +161,11 @@ def test_tools_and_configs_under_root_work_dirs_here(tmp_path, monkeypatch):
     """Tools and configs are found under ROOT (this checkout, or mmlavit/.mim when installed) but runs, and
     their work dirs, are in the caller's current directory."""
     assert st.ROOT == ROOT
+    wheel = tmp_path / 'site-packages' / 'mmlavit'  # an installed package: tools and configs under .mim
+    for d in (wheel / '.mim' / 'tools', wheel / '.mim' / 'configs'):
+        d.mkdir(parents=True)
+    (wheel / '.mim' / 'tools' / 'train.py').write_text('')
+    assert st._root(str(wheel)) == str(wheel / '.mim')
     tool = tmp_path / 'fake_train.py'
     tool.write_text('import json, os, sys\n'
                     'wd = sys.argv[sys.argv.index("--work-dir") + 1]\n'
