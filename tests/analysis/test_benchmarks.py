@@ -82,7 +82,7 @@ def test_get_flops_table(capsys):
     assert '| LaViT-T | 10.8' in out and 'all-attention twin' in out and '10.9 / 1.6' in out
     lavit, twin = rows(['tiny'], (224, 224))
     assert twin['flops'] > lavit['flops']  # the QKᵀ of the replaced layers is counted
-    assert main(['--config', 'mmlavit::lavit/lavit-t_synth-cls.py', '--shape', '64']) == 0
+    assert main(['--config', 'mmlavit::lavit/lavit-t_8xb128_in1k.py', '--shape', '64']) == 0
     assert 'backbone + 1000-class head: 10.8' in capsys.readouterr().out
 
 
