@@ -1,7 +1,8 @@
 """Distillation as a model: :class:`SingleTeacherDistiller` and its parts (teacher, recorders, loss
-inputs, export); old ``distiller`` blocks are refused by every entry point once mmlavit is imported
-(:mod:`.legacy`)."""
-from .export import export_student, student_state_dict
+inputs, connectors, export); old ``distiller`` blocks are refused by every entry point once mmlavit is
+imported (:mod:`.legacy`)."""
+from .connectors import ChannelAdapter, ConnectorChain, SpatialResize, build_connector
+from .export import dropped_parts, export_student, student_state_dict
 from .legacy import LegacyDistillerConfigError, check_no_legacy_distiller, guard_runner_from_cfg, new_form
 from .loss_inputs import DATA_FIELDS, LossInputs
 from .recorders import ModuleRecorder, RecorderManager, to_logits
@@ -10,7 +11,8 @@ from .teacher import TeacherInputMap, build_teacher, input_normalisation, load_t
 
 guard_runner_from_cfg()
 
-__all__ = ['SingleTeacherDistiller', 'ModuleRecorder', 'RecorderManager', 'to_logits', 'LossInputs',
-           'DATA_FIELDS', 'TeacherInputMap', 'build_teacher', 'input_normalisation', 'load_teacher_config',
-           'student_state_dict', 'export_student', 'LegacyDistillerConfigError', 'check_no_legacy_distiller',
+__all__ = ['SingleTeacherDistiller', 'ChannelAdapter', 'SpatialResize', 'ConnectorChain', 'build_connector',
+           'ModuleRecorder', 'RecorderManager', 'to_logits', 'LossInputs', 'DATA_FIELDS', 'TeacherInputMap',
+           'build_teacher', 'input_normalisation', 'load_teacher_config', 'student_state_dict',
+           'dropped_parts', 'export_student', 'LegacyDistillerConfigError', 'check_no_legacy_distiller',
            'guard_runner_from_cfg', 'new_form']

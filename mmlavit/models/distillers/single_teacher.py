@@ -21,7 +21,6 @@ from typing import Dict, Optional, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
@@ -50,7 +49,10 @@ class SingleTeacherDistiller(BaseModel):
         teacher_recorders (dict, optional): teacher-only recorders, overriding ``recorders``.
             Defaults to None.
         loss_inputs (dict, optional): ``{loss name: {arg: spec}}``, see
-            :mod:`~mmlavit.models.distillers.loss_inputs`. Defaults to None (logits to logits).
+            :mod:`~mmlavit.models.distillers.loss_inputs`: recorder, call, item, ``levels`` (several levels
+            of a neck's tuple output for one loss), ``connector`` (e.g. ``dict(type='ChannelAdapter',
+            in_channels=256, out_channels=320)``, ``dict(type='SpatialResize', mode='bilinear')``), layout.
+            Defaults to None (logits to logits).
         student_loss_weight (float): multiplies the student's own losses (the "CE weight" of KD recipes).
             Defaults to 1.0.
         save_teacher (bool): keep the teacher's weights in saved checkpoints. Defaults to False.
@@ -67,7 +69,11 @@ class SingleTeacherDistiller(BaseModel):
     and kept in eval mode; ``init_weights`` leaves it alone; it is left out of saved checkpoints unless
     ``save_teacher=True`` (``tools/model_converters/distill_to_student.py`` exports the plain student).
     It sees the student's preprocessed batch, mapped to its own normalisation when that differs
-    (:class:`~mmlavit.models.distillers.teacher.TeacherInputMap`). Recorders record only inside the loss
+    (:class:`~mmlavit.models.distillers.teacher.TeacherInputMap`). Connectors named in ``loss_inputs``
+    (:mod:`~mmlavit.models.distillers.connectors`) are ``connectors.<loss>.<arg>``: trained with the student
+    by the same optimizer, saved in checkpoints, dropped by the export. Shapes are never changed silently:
+    a loss that compares maps element by element refuses a channel or size mismatch (its ``check_inputs``),
+    naming the recorders, both shapes and the connector to add. Recorders record only inside the loss
     computation; ``predict`` and ``tensor`` forwards are the student's and keep nothing. Distillation losses
     are logged as ``distill.<name>`` and summed into ``loss``; a student loss named ``loss`` (mmpretrain's
     heads) is logged as ``loss_student``, so that the logged ``loss`` is the total.
@@ -104,10 +110,11 @@ class SingleTeacherDistiller(BaseModel):
                                                  'teacher')
         self.loss_inputs = LossInputs(self.distill_losses, loss_inputs, self.student_recorders,
                                       self.teacher_recorders)
+        self.connectors = self.loss_inputs.connectors  # a submodule: in the state dict and the optimizer
 
     def init_weights(self):
         """Initialise the student only: the teacher keeps its checkpoint's weights, the loss modules (TRG's
-        projector) their construction-time initialisation."""
+        projector) and connectors their construction-time initialisation."""
         if hasattr(self.student, 'init_weights'):
             self.student.init_weights()
 
@@ -174,12 +181,7 @@ class SingleTeacherDistiller(BaseModel):
                 losses = {k: (([x * w for x in v] if isinstance(v, (list, tuple)) else v * w)
                               if 'loss' in k else v) for k, v in losses.items()}
             for name, fn in self.distill_losses.items():
-                kwargs = self.loss_inputs.gather(name, data_samples)
-                st, te = kwargs.get('student'), kwargs.get('teacher')
-                if (torch.is_tensor(st) and torch.is_tensor(te) and st.ndim == te.ndim == 4
-                        and st.shape[1] == te.shape[1] and st.shape[2:] != te.shape[2:]):
-                    kwargs['teacher'] = F.interpolate(te, size=st.shape[2:], mode='bilinear',
-                                                      align_corners=False)
+                kwargs = self.loss_inputs.gather(name, data_samples)  # recorded -> connectors -> layout
                 self._check_inputs(name, fn, kwargs)
                 out = fn(**kwargs)
                 if isinstance(out, dict):
