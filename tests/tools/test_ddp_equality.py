@@ -1,0 +1,188 @@
+"""Data parallel = one process: ``tools/dist_train.sh`` with 2 gloo processes and ``tools/train.py`` with 1
+make the same step on the same global batch, for MAML and GP-MAML meta-training (the meta-batch split across
+the processes) and for a distilled classifier and a distilled detector (docs/distributed.md).
+
+Each case trains one iteration from the same seed on a config that is the shipped one with only these
+changes (a child config in tmp): SGD instead of Adam — Adam's first step is ``lr·g/(|g|+ε)`` per element,
+which turns float-level differences of near-zero gradients into O(lr) parameter differences, so it would
+test the optimiser, not the data-parallel gradient —; no validation; no random augmentation (OpenMMLab draws
+augmentations from each process's RNG stream, so the same sample is augmented differently in a 1-process
+and a 2-process run); the sampler in order, so that the two processes' halves of the global batch are the
+1-process batch. The distillation cases use a global batch ``[a, b, b, a]``: each process gets ``{a, b}``,
+so the student's batch-norm statistics and mmdet's per-process loss normaliser (RetinaNet divides by the
+process's positive anchors) equal the 1-process ones; what may still differ per process is ours to
+guarantee (the frozen teacher outside DDP's reduction, recorders, loss routing, progress). The few-shot
+models normalise per task, so their processes get different tasks.
+
+Tolerance: ``TOL`` = 1e-6 on the largest absolute parameter difference after one SGD step (lr 0.1). The 2
+processes sum the gradient in another order (each its half, then gloo's all-reduce and / 2) than one
+process does; float32 rounds each sum to ~6e-8 relative, so the step ``lr·g`` (up to ~0.5 for MAML) differs
+by ~1e-7 at most — measured 6e-8 (MAML, GP-MAML), below 1e-8 (distillation); 1e-6 leaves a 10x margin and
+is far below any real difference (a different batch-norm batch moves parameters by >1e-3).
+"""
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import mmlavit  # noqa: F401  (safe globals for torch.load)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOL = 1e-6
+LOADER = 'num_workers=0, persistent_workers=False, sampler=dict(shuffle=False), '
+HOOKS = 'default_hooks = dict(checkpoint=dict(interval=1, save_best=None), logger=dict(interval=1))\n'
+BN_STATS = ('running_mean', 'running_var', 'num_batches_tracked')
+
+
+def _port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
+
+
+def _child(tmp, base, body):
+    path = tmp / 'cfg.py'
+    path.write_text(f'_base_ = [{osp.join(ROOT, base)!r}]\n'
+                    "optim_wrapper = dict(_delete_=True, type='OptimWrapper',\n"
+                    "                     optimizer=dict(type='SGD', lr=0.1))\n"
+                    'val_dataloader = None\nval_cfg = None\nval_evaluator = None\n'
+                    'randomness = dict(seed=0)\n' + body)
+    return str(path)
+
+
+def _train(nproc, cfg, wd, opts):
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', PORT=_port(), PYTHON=sys.executable)
+    if nproc == 1:
+        cmd = [sys.executable, 'tools/train.py', cfg]
+    else:
+        cmd = ['bash', 'tools/dist_train.sh', cfg, str(nproc)]
+    res = subprocess.run(cmd + ['--work-dir', wd, '--cfg-options', *opts], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600, env=env)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-4000:]
+    assert ('Distributed training: True' in out) == (nproc > 1)
+    ck = [f for f in os.listdir(wd) if f in ('iter_1.pth', 'epoch_1.pth')]
+    assert ck, os.listdir(wd)
+    return torch.load(osp.join(wd, ck[0]), map_location='cpu')['state_dict']
+
+
+def _diffs(one, two):
+    """Largest |Δ| over the parameters, and over BN running statistics (kept per process: not compared)."""
+    assert one.keys() == two.keys()
+    p = max((one[k] - two[k]).abs().max().item() for k in one
+            if one[k].is_floating_point() and not k.endswith(BN_STATS))
+    return p
+
+
+def _init_checkpoint(cfg, path):
+    """The parameters both runs start from (``load_from``): the model built from the config and
+    initialised, saved once, so that the comparison does not rest on two runs drawing the same init."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+    c = Config.fromfile(cfg)
+    model_cfg = dict(c.model)
+    if c.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', c.data_preprocessor)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope(c.default_scope):
+        m = MODELS.build(model_cfg)
+    m.init_weights()
+    torch.save(dict(state_dict=m.state_dict(), meta=dict()), path)
+    return {k: v.clone() for k, v in m.state_dict().items()}
+
+
+def _compare(tmp_path, cfg, batch):
+    """1 process with ``batch``, 2 processes with ``batch // 2`` each, both from the same init; returns the
+    two state dicts and the largest parameter difference (asserted <= TOL)."""
+    init = _init_checkpoint(cfg, tmp_path / 'init.pth')
+    opts = [f'load_from={tmp_path / "init.pth"}']
+    one = _train(1, cfg, str(tmp_path / 'one'), opts + [f'train_dataloader.batch_size={batch}'])
+    two = _train(2, cfg, str(tmp_path / 'two'), opts + [f'train_dataloader.batch_size={batch // 2}'])
+    d = _diffs(one, two)
+    moved = _diffs(one, {k: init[k] for k in one})
+    print(f'{osp.basename(cfg)}: max |param(1 process) - param(2 processes)| = {d:.3g}; '
+          f'the step moved parameters by up to {moved:.3g}')
+    assert moved > 10 * TOL  # the step did something
+    assert d <= TOL, f'2 processes differ from 1 by {d:.3g} (tolerance {TOL})'
+    return one, two, d
+
+
+@pytest.fixture(scope='module')
+def fewshot_root(tmp_path_factory):
+    from mmlavit.datasets.synthetic import make_fewshot
+    root = str(tmp_path_factory.mktemp('fewshot'))
+    make_fewshot(root, num_classes=(6, 5, 5), per_class=16, img_size=32, seed=0)
+    return root
+
+
+@pytest.mark.parametrize('method', ['maml', 'gp-maml'])
+def test_meta_training_step_two_processes_equals_one(method, fewshot_root, tmp_path):
+    cfg = _child(tmp_path, f'configs/fewshot/{method}_conv4_synth-fewshot-5way-1shot.py',
+                 'train_dataloader = dict(sampler=dict(shuffle=False), '
+                 f'dataset=dict(data_root={fewshot_root!r}))\n'
+                 f'test_dataloader = dict(dataset=dict(data_root={fewshot_root!r}))\n'
+                 "train_cfg = dict(max_iters=1, val_interval=1000)\n" + HOOKS)
+    _compare(tmp_path, cfg, 4)  # the global meta-batch: tasks 0-3 (rank 0: 0, 2; rank 1: 1, 3)
+
+
+def _teacher_checkpoint(config, path):
+    """An initialised teacher checkpoint (random weights are enough to exercise the distiller)."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+    c = Config.fromfile(osp.join(ROOT, config))
+    torch.manual_seed(1)
+    with DefaultScope.overwrite_default_scope(c.default_scope):
+        model_cfg = dict(c.model)
+        model_cfg.pop('init_cfg', None)
+        if isinstance(model_cfg.get('backbone'), dict):
+            model_cfg['backbone'] = dict(model_cfg['backbone'], init_cfg=None)
+        m = MODELS.build(model_cfg)
+    m.init_weights()
+    torch.save(dict(state_dict=m.state_dict(), meta=dict()), path)
+    return str(path)
+
+
+def _no_random_aug(config, types):
+    from mmengine.config import Config
+    pipe = Config.fromfile(osp.join(ROOT, config)).train_dataloader.dataset.pipeline
+    return [dict(t) for t in pipe if t['type'] not in types]
+
+
+def test_distilled_classifier_step_two_processes_equals_one(tmp_path):
+    from mmlavit.datasets.synthetic import make_digits
+    root = str(tmp_path / 'digits')
+    make_digits(root, val_fraction=0.8)
+    base = 'configs/distill/kd/kd_resnet32-resnet8x0.5_digits.py'
+    teacher = _teacher_checkpoint('configs/distill/baselines/resnet32_digits.py', tmp_path / 'teacher.pth')
+    pipe = _no_random_aug(base, ('RandomCrop', 'RandomFlip'))
+    cfg = _child(tmp_path, base,
+                 f'model = dict(teacher=dict(checkpoint={teacher!r}))\n'
+                 'train_dataloader = dict(' + LOADER +
+                 f'dataset=dict(data_root={root!r}, pipeline={pipe!r}, indices=[0, 1, 1, 0]))\n'
+                 f'test_dataloader = dict(dataset=dict(data_root={root!r}))\n'
+                 'train_cfg = dict(max_epochs=1, val_interval=1000)\n' + HOOKS)
+    one, _, _ = _compare(tmp_path, cfg, 4)
+    assert not any(k.startswith('teacher.') for k in one)  # the teacher is not saved (nor trained)
+
+
+def test_distilled_detector_step_two_processes_equals_one(tmp_path, coco_root):
+    base = 'configs/distill/trg/trg_retinanet_lavit-t-r18_synth-coco.py'
+    teacher = _teacher_checkpoint('configs/lavit/retinanet_lavit-t_fpn_synth-coco.py',
+                                  tmp_path / 'teacher.pth')
+    pipe = _no_random_aug(base, ('RandomFlip',))
+    # KD on the dense class logits; TRG's graph and InfoNCE are over the tokens of each process's batch
+    # (defined per process, as any batch-level loss), so it is left out here
+    cfg = _child(tmp_path, base,
+                 f'model = dict(teacher=dict(checkpoint={teacher!r}), '
+                 "losses=dict(_delete_=True, loss_kd=dict(type='KDLoss', temperature=2.0, loss_weight=1.0)), "
+                 "loss_inputs=dict(_delete_=True, loss_kd=dict(student=_base_.cls_logits, "
+                 "teacher=_base_.cls_logits)))\n"
+                 'train_dataloader = dict(' + LOADER +
+                 f'dataset=dict(data_root={coco_root!r}, pipeline={pipe!r}, indices=[0, 1, 1, 0]))\n'
+                 f'test_dataloader = dict(dataset=dict(data_root={coco_root!r}))\n'
+                 'train_cfg = dict(max_epochs=1, val_interval=1000)\n' + HOOKS)
+    _compare(tmp_path, cfg, 4)
