@@ -123,7 +123,7 @@ def fair_study(study, data: str, src: dict, root: str, student: str, epochs: int
             val[m].setdefault(i, {})[s] = res['val']
     chosen = {m: choose(val[m], budget, tune_seeds) for m in grid}
     final = {(m, s): run(m, s, points[m][i]) for m, i in chosen.items() if i is not None for s in seeds}
-    done.update(study.run([r for r in final.values() if r.work_dir not in done]))
+    done.update(study.run(first[:1] + [r for r in final.values() if r.work_dir not in done]))  # teacher first
 
     published = {m: {} for m in published}
     for m in published:

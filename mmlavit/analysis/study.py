@@ -252,14 +252,14 @@ class Study:
     def run(self, runs: Sequence[Run], on_result=None) -> Dict[str, Optional[Result]]:
         """``{work_dir: Result or None}`` for ``runs`` (None: not finished, or failed: see ``failed``);
         ``on_result(run, result)`` is called as each finishes (from the worker thread)."""
-        if self.collect:
-            return {r.work_dir: collect(r) for r in runs}
         known = set()
         for r in runs:
             missing = [n for n in r.needs if n not in known]
             if missing:
                 raise ValueError(f'{r.work_dir} needs {missing}, which are not listed before it')
             known.add(r.work_dir)
+        if self.collect:
+            return {r.work_dir: collect(r) for r in runs}
         digests = {c: config_digest(c) for c in dict.fromkeys(r.config for r in runs)}  # this thread only
         env = dict(os.environ)
         if self.jobs > 1 and 'OMP_NUM_THREADS' not in env:
