@@ -50,7 +50,8 @@ def summarise(run: Run, result: Optional[Result]) -> Optional[dict]:
     t = result.test
     with open(osp.join(run.test.work_dir, 'episodes.json')) as f:
         records = json.load(f)
-    r = dict(acc=t['fewshot/accuracy'], ci=t['fewshot/ci95'], episodes=int(t['fewshot/episodes']),
+    # mmengine's dump keeps floats but writes integer metrics (numpy ints) as null: count the records
+    r = dict(acc=t['fewshot/accuracy'], ci=t['fewshot/ci95'], episodes=len(records),
              train_s=result.seconds, test_s=result.test_seconds, records=records)
     if 'fewshot/pick_rate' in t:
         r['pick'] = t['fewshot/pick_rate']

@@ -8,7 +8,7 @@ import os.path as osp
 import pytest
 
 from mmlavit.analysis import fewshot
-from mmlavit.analysis.study import Study
+from mmlavit.analysis.study import Study, collect
 
 
 def _finished(run, acc, ci, episodes, pick=None, seconds=100.0):
@@ -17,7 +17,7 @@ def _finished(run, acc, ci, episodes, pick=None, seconds=100.0):
         json.dump(dict(args=[], config_digest=None, seconds=seconds), f)
     dump = osp.join(run.test.work_dir, '20260101_000000')
     os.makedirs(dump)
-    metrics = {'fewshot/accuracy': acc, 'fewshot/ci95': ci, 'fewshot/episodes': len(episodes)}
+    metrics = {'fewshot/accuracy': acc, 'fewshot/ci95': ci, 'fewshot/episodes': None}  # as mmengine writes it
     if pick is not None:
         metrics['fewshot/pick_rate'] = pick
     with open(osp.join(dump, '20260101_000000.json'), 'w') as f:
@@ -58,3 +58,7 @@ def test_collect_tables(tmp_path, monkeypatch):
     # picked 6 of 30 queries, 4 of the 6 right
     assert '| GP-MAML | 70.00 ± 17.00 | 70.00 ± 19.60 | +10.00 ± 11.32 (MAML) | 20.0 | 66.7 | 110 |' in text
     assert 'ANIL' not in text
+    run = fewshot.fewshot_run('synth', 1, 'gp-maml', 0, out)
+    one = fewshot.summarise(run, collect(run))
+    assert (one['episodes'], one['pick'], one['acc'], one['train_s']) == (3, 20.0, 70.0, 110.0)
+    assert one['records'] == gp and one['pseudo'] != one['pseudo']  # no pseudo_acc logged: NaN
