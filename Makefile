@@ -31,7 +31,7 @@ lint: install
 	$(VENV)/bin/isort --check-only --diff $(LINT_PATHS)
 
 test: install
-	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,5 +1,6 @@
 """Shared fixtures. ``tests/`` is not a package (mmsegmentation's wheel installs a top-level ``tests``);
 pytest runs with ``--import-mode=importlib`` (setup.cfg)."""
+import inspect
 import os
 import os.path as osp
 import subprocess
@@ -10,10 +11,110 @@ import pytest
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+def pytest_configure(config):
+    """Per-process set-up before any test module imports torch."""
+    _share_the_cores()
+    _memoize_cfg_metainfo()
+
+
+def _share_the_cores():
+    """Each xdist worker gets its share of the cores (``make test``: 2 workers on 2 cores, 1 thread each),
+    instead of every worker's torch and OpenMP starting one thread per core and the workers oversubscribing
+    them. Subprocesses inherit ``OMP_NUM_THREADS``."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '0'))
+    if workers:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+            os.environ[var] = threads
+        import torch
+        torch.set_num_threads(int(threads))
+
+
+def _memoize_cfg_metainfo():
+    """mmengine resolves each ``'mmdet::...'`` (``mmpretrain::``, ``mmseg::``) base by reading every metafile
+    the package lists (hundreds of YAML files), again for every base of every config: most of the time of
+    ``Config.fromfile`` here. The installed packages do not change during a session, so each (package,
+    config) answer, or its ``ValueError`` (a ``_base_`` file, then looked up by path), is read once per
+    process. Only in-process ``Config.fromfile`` calls: the tools the tests run as subprocesses read the
+    metafiles as they do for users."""
+    import copy
+
+    from mmengine.config import utils
+    if getattr(utils._get_cfg_metainfo, 'memoized', False):
+        return
+    read, answers = utils._get_cfg_metainfo, {}
+
+    def _get_cfg_metainfo(package_path, cfg_path):
+        key = (package_path, cfg_path)
+        if key not in answers:
+            try:
+                answers[key] = (read(package_path, cfg_path), None)
+            except ValueError as e:
+                answers[key] = (None, e.args)
+        meta, error = answers[key]
+        if error is not None:
+            raise ValueError(*error)
+        return copy.deepcopy(meta)
+
+    _get_cfg_metainfo.memoized = True
+    utils._get_cfg_metainfo = _get_cfg_metainfo
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that train or run tools first, so that under ``--dist loadgroup`` (below) the short in-process
+    tests fill the end of the run on both workers."""
+    items.sort(key=lambda item: not _runs_subprocesses(item))  # stable: file order otherwise
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Work units for ``make test`` (``-n 2 --dist loadgroup``): a module with a module-scoped fixture (a venv
+    with an install, a trained run) stays one unit on one worker, in file order; every other test is a unit
+    of its own, so the two workers stay busy to the end instead of one of them running the last large file
+    alone (``--dist loadfile``). xdist hands out the modules first (most tests first), then the single tests
+    in collection order. (xdist's own loadgroup marks work through node-id suffixes that pytest 9 no longer
+    reads.)"""
+    if config.getvalue('dist') != 'loadgroup':
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+    root = str(config.rootpath)
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split('::')[0]
+            return path if _has_module_fixture(osp.join(root, path)) else nodeid
+
+    return SharedFixtureScheduling(config, log)
+
+
+def _has_module_fixture(path):
+    if path not in _MODULE_FIXTURES:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        _MODULE_FIXTURES[path] = any(f'scope={q}{s}{q}' in text for q in '\'"'
+                                     for s in ('module', 'class', 'package'))
+    return _MODULE_FIXTURES[path]
+
+
+_MODULE_FIXTURES = {}
+
+
+def _runs_subprocesses(item):
+    """Whether a test trains or runs tools (what takes seconds to minutes): it takes the ``tool`` fixture or
+    its code starts processes or a Runner."""
+    if 'tool' in item.fixturenames:
+        return True
+    try:
+        src = inspect.getsource(item.function)
+    except (OSError, TypeError):
+        return False
+    return any(word in src for word in ('subprocess', '_run(', 'Runner'))
+
+
 @pytest.fixture(autouse=True)
 def _restore_default_scope():
     """Restore mmengine's ``DefaultScope`` instances after each test: ``Runner.from_cfg`` leaves its scope
-    current (e.g. ``'mmseg'``), and with ``--dist loadfile`` a later file in the same worker would otherwise
+    current (e.g. ``'mmseg'``), and a later test in the same xdist worker would otherwise
     build its models in that scope ("ImageClassifier is not in the mmseg::model registry")."""
     from mmengine.registry import DefaultScope
     saved = DefaultScope._instance_dict.copy()
