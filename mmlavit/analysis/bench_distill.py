@@ -19,7 +19,7 @@ from mmlavit.analysis.report import write_table
 from mmlavit.analysis.timing import interleaved, machine, saved_activation_bytes
 
 CH = {'resnet8x4': 256, 'resnet32x4': 256}
-METHODS = {'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', "CLKD (paper's)": 'clkd_paper', 'TRG (+KD)': 'trg'}
+METHODS = {'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', "CLKD (paper's)": 'clkd_reimpl', 'TRG (+KD)': 'trg'}
 
 
 def classifier(arch):

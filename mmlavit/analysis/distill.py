@@ -24,7 +24,7 @@ REAL = {
 DERIVE_FROM = 'digits'
 # name: (folder, config prefix) under configs/distill/; None: the student alone
 METHODS = {'student alone': None, 'KD': ('kd', 'kd'), 'DKD': ('dkd', 'dkd'), 'CLKD': ('clkd', 'clkd'),
-           "CLKD (paper's)": ('clkd', 'clkd-paper'), 'TRG (+KD)': ('trg', 'trg')}
+           "CLKD (paper's)": ('clkd', 'clkd-reimpl'), 'TRG (+KD)': ('trg', 'trg')}
 # the test of a run's last checkpoint (one loader process in the test subprocess, a fixed seed)
 TEST_OPTIONS = ('test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
                 'randomness.seed=0')

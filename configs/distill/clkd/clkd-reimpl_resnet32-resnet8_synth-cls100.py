@@ -1,9 +1,10 @@
 # 100 generated classes: resnet32 -> resnet8 with CLKD. Train the teacher first:
 #   python tools/train.py configs/distill/baselines/resnet32_synth-cls100.py
 #   (-> work_dirs/resnet32_synth-cls100/epoch_30.pth; or point model.teacher.checkpoint at yours)
-# CLKD in the PAPER'S form (../_base_/methods/clkd_paper.py: element-wise MSE terms, L_cc on
-# raw logits, λ = 0.1, μ = 0.5, β = 2, ν = 0.4, no warm-up); ours: clkd_resnet32-resnet8_synth-cls100.py.
-_base_ = ['../baselines/resnet8_synth-cls100.py', '../_base_/methods/clkd_paper.py']
+# CLKD in the form of its public re-implementations (../_base_/methods/clkd_reimpl.py: element-wise
+# MSE terms, L_cc on raw logits, λ = 0.1, μ = 0.5, β = 2, ν = 0.4, no warm-up);
+# ours: clkd_resnet32-resnet8_synth-cls100.py.
+_base_ = ['../baselines/resnet8_synth-cls100.py', '../_base_/methods/clkd_reimpl.py']
 model = dict(_base_.distill_method, student=_base_.model,
              teacher=dict(config='configs/distill/baselines/resnet32_synth-cls100.py',
                           checkpoint='work_dirs/resnet32_synth-cls100/epoch_30.pth'))
