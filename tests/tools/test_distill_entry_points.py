@@ -153,3 +153,95 @@ def test_thin_distill_config_trains_through_runner_from_cfg(scope, user_configs,
     assert model.student_recorders.stored() == 0 and model.teacher_recorders.stored() == 0
     if scope == 'mmpretrain':  # the DKD warm-up read its progress from the Runner (iter 1 of 2 at the last)
         assert model.distill_losses['loss_dkd'].progress == pytest.approx(1 / 2)
+
+
+# The shipped distillation leaves on dense tasks (feature losses, connectors, several levels, CLKD and TRG on
+# dense outputs): two iterations on the tiny data, with random teacher weights written to disk (the released
+# and the trained teachers are not downloaded). The full-size leaves over stock COCO / ADE20K configs get the
+# tiny pipelines above; the small ones keep their own (256x192 / 128-px crops).
+SHIPPED = {
+    'configs/distill/pkd/pkd_retinanet_r101-r50_fpn_2x_coco.py': ('mmdet', True, ('distill.loss_pkd',)),
+    'configs/distill/cwd/cwd_pspnet_r101-r18-d8_4xb4-80k_ade20k-512x512.py': (
+        'mmseg', True, ('distill.loss_cwd',)),
+    'configs/distill/pkd/pkd_retinanet_lavit-t-r18_fpn_synth-coco.py': (
+        'mmdet', False, ('distill.loss_pkd',)),
+    'configs/distill/cwd/cwd_fpn_lavit-t-r18_synth-ade20k.py': ('mmseg', False, ('distill.loss_cwd',)),
+    'configs/distill/fitnet/fitnet_fpn_lavit-t-r18_synth-ade20k.py': (
+        'mmseg', False, ('distill.loss_fitnet',)),
+    'configs/distill/clkd/clkd_fpn_lavit-t-r18_synth-ade20k.py': ('mmseg', False, ('distill.loss_clkd',)),
+    'configs/distill/clkd/clkd_retinanet_lavit-t-r18_synth-coco.py': ('mmdet', False, ('distill.loss_clkd',)),
+    'configs/distill/trg/trg-fpn_retinanet_lavit-t-r18_synth-coco.py': (
+        'mmdet', False, ('distill.loss_kd', 'distill.loss_trg_inner', 'distill.loss_trg_local',
+                         'distill.loss_trg_global')),
+}
+SMALL = {'mmdet': """
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root='DATA_ROOT', indices=4))
+train_cfg = dict(max_epochs=1)
+""", 'mmseg': """
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root='DATA_ROOT', indices=4))
+train_cfg = dict(max_iters=2, val_interval=100)
+"""}
+# these go through mmdet's / mmseg's own tools/train.py; the other small leaves through Runner.from_cfg
+UPSTREAM = ('configs/distill/pkd/pkd_retinanet_r101-r50_fpn_2x_coco.py',
+            'configs/distill/cwd/cwd_pspnet_r101-r18-d8_4xb4-80k_ade20k-512x512.py',
+            'configs/distill/pkd/pkd_retinanet_lavit-t-r18_fpn_synth-coco.py',
+            'configs/distill/cwd/cwd_fpn_lavit-t-r18_synth-ade20k.py')
+
+
+def _shipped_config(leaf, tmp, coco_root, ade_root):
+    """The leaf with the tiny data and a random teacher checkpoint: ``(config path, cfg-options)``."""
+    from mmengine.registry import MODELS
+
+    from mmlavit.models.distillers import load_teacher_config
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    scope, full, _ = SHIPPED[leaf]
+    cfg = Config.fromfile(osp.join(root, leaf))
+    tcfg = load_teacher_config(cfg.model.teacher.config if '::' in cfg.model.teacher.config
+                               else osp.join(root, cfg.model.teacher.config))
+    with DefaultScope.overwrite_default_scope(tcfg.default_scope):
+        teacher = MODELS.build(tcfg.model)  # no init_weights: nothing downloaded
+    ckpt = tmp / 'teacher.pth'
+    torch.save({'state_dict': teacher.state_dict()}, ckpt)
+    data = coco_root if scope == 'mmdet' else ade_root
+    text = (TINY[scope] if full else SMALL[scope]).replace('DATA_ROOT', data)
+    p = tmp / osp.basename(leaf)
+    p.write_text(f"_base_ = '{osp.join(root, leaf)}'\n" + text + NO_EVAL)
+    opts = [f'model.teacher.checkpoint={ckpt}']
+    if full:
+        opts += OPTIONS[scope]
+    return str(p), opts
+
+
+@pytest.mark.parametrize('leaf', UPSTREAM)
+def test_shipped_dense_leaf_trains_through_the_upstream_tool(leaf, tool, coco_root, ade_root, tmp_path):
+    scope, _, losses = SHIPPED[leaf]
+    path, opts = _shipped_config(leaf, tmp_path, coco_root, ade_root)
+    wd = tmp_path / 'wd'
+    res = tool([_upstream_train(scope), path, '--work-dir', str(wd), '--cfg-options', *opts])
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-4000:]
+    for key in losses:
+        assert key in out, f'{key} not in the log:\n{out[-3000:]}'
+    assert 'Iter(train) [2/2]' in out or 'Epoch(train) [1][2/2]' in out, out[-3000:]
+
+
+@pytest.mark.parametrize('leaf', [k for k in SHIPPED if k not in UPSTREAM])
+def test_shipped_dense_leaf_trains_through_runner_from_cfg(leaf, coco_root, ade_root, tmp_path):
+    from mmengine.runner import Runner
+    _, _, losses = SHIPPED[leaf]
+    path, opts = _shipped_config(leaf, tmp_path, coco_root, ade_root)
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(dict(o.split('=', 1) for o in opts))
+    cfg.work_dir = str(tmp_path / 'wd')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    logged = set(runner.message_hub.log_scalars)
+    for key in losses:
+        assert f'train/{key}' in logged, sorted(logged)
+    assert runner.iter == 2
+    model = runner.model
+    if model.connectors:  # the FitNet adapter is saved in the distiller's checkpoint
+        ck = torch.load(sorted((tmp_path / 'wd').glob('*.pth'))[-1], map_location='cpu')['state_dict']
+        assert any(k.startswith('connectors.') for k in ck)
