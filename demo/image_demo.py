@@ -1,73 +1,60 @@
 # Copyright (c) mmlavit contributors.
-"""Run a trained mmdet / mmseg / mmpretrain config of ours on one image and save the drawn prediction.
+"""Run one of our models on an image with the toolbox's own Inferencer and save the drawn prediction.
 
-    python demo/image_demo.py IMAGE CONFIG CHECKPOINT --out-file pred.png [--device cpu] [--score-thr 0.3]
+    python demo/image_demo.py IMAGE MODEL [WEIGHTS] [--out-dir outputs] [--device cpu] [--score-thr 0.3]
 
-The config's ``default_scope`` picks the toolbox's own inference API (mmdet ``init_detector`` /
-``inference_detector``, mmseg ``init_model`` / ``inference_model``, mmpretrain
-``ImageClassificationInferencer``)
-and its visualizer draws the result.
+MODEL is a config path, a model name (``mmpretrain.list_models('*lavit*')``) or an ``mmlavit::`` name
+(``mmlavit::<name>`` or ``mmlavit::lavit/<config>.py``); WEIGHTS a checkpoint path (we publish none). The
+config's ``default_scope`` picks mmdet's ``DetInferencer``, mmseg's ``MMSegInferencer`` or mmpretrain's
+``ImageClassificationInferencer``; each takes MODEL as given (``import mmlavit`` teaches them our names) and
+writes the drawing under ``<out-dir>/vis/``.
 """
 import argparse
+import os.path as osp
 import sys
 
-import mmcv
 from mmengine.config import Config
 
-import mmlavit  # noqa: F401
+import mmlavit  # noqa: F401  (our types and model names)
+from mmlavit.apis.model_hub import load_named_config
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('img')
-    p.add_argument('config')
-    p.add_argument('checkpoint')
-    p.add_argument('--out-file', default='pred.png')
+    p.add_argument('model', help='config path, model name or mmlavit:: name')
+    p.add_argument('weights', nargs='?', help='checkpoint path (without: random weights, with a warning)')
+    p.add_argument('--out-dir', default='outputs')
     p.add_argument('--device', default='cpu')
     p.add_argument('--score-thr', type=float, default=0.3, help='detection score threshold')
     a = p.parse_args(argv)
-    cfg = Config.fromfile(a.config)
-    bb = cfg.model.get('backbone')
-    if isinstance(bb, dict) and bb.get('init_cfg'):
-        bb['init_cfg'] = None  # weights come from the checkpoint
+    try:
+        cfg = Config.fromfile(a.model) if osp.isfile(a.model) else load_named_config(a.model)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     scope = cfg.get('default_scope')
-    image = mmcv.imread(a.img, channel_order='rgb')
     if scope == 'mmdet':
-        from mmdet.apis import inference_detector, init_detector
-        from mmdet.registry import VISUALIZERS
-        model = init_detector(cfg, a.checkpoint, device=a.device)
-        result = inference_detector(model, a.img)
-        vis = VISUALIZERS.build(model.cfg.visualizer)
-        vis.dataset_meta = model.dataset_meta
-        vis.add_datasample('result', image, data_sample=result, draw_gt=False, pred_score_thr=a.score_thr,
-                           out_file=a.out_file)
-        keep = result.pred_instances.scores >= a.score_thr
-        print(f'{int(keep.sum())} instances above {a.score_thr}')
+        from mmdet.apis import DetInferencer
+        inferencer = DetInferencer(a.model, weights=a.weights, device=a.device)
+        pred = inferencer(a.img, out_dir=a.out_dir, pred_score_thr=a.score_thr)['predictions'][0]
+        print(f'DetInferencer: {sum(s >= a.score_thr for s in pred["scores"])} instances above {a.score_thr}')
     elif scope == 'mmseg':
-        from mmseg.apis import inference_model, init_model
-        from mmseg.registry import VISUALIZERS
-        model = init_model(cfg, a.checkpoint, device=a.device)
-        result = inference_model(model, a.img)
-        vis = VISUALIZERS.build(model.cfg.visualizer)
-        vis.dataset_meta = model.dataset_meta
-        vis.add_datasample('result', image, data_sample=result, draw_gt=False, out_file=a.out_file)
-        print('classes present:', sorted(set(result.pred_sem_seg.data.unique().tolist())))
+        from mmseg.apis import MMSegInferencer
+        inferencer = MMSegInferencer(a.model, weights=a.weights, device=a.device)
+        pred = inferencer(a.img, out_dir=a.out_dir)['predictions']
+        print('MMSegInferencer: classes present', sorted(set(pred.flatten().tolist())))
     elif scope == 'mmpretrain':
         from mmpretrain.apis import ImageClassificationInferencer
-        inferencer = ImageClassificationInferencer(cfg, pretrained=a.checkpoint, device=a.device)
-        result = inferencer(a.img, show_dir=None)[0]
-        print(f'pred: {result["pred_class"] if "pred_class" in result else result["pred_label"]} '
-              f'({result["pred_score"]:.3f})')
-        from mmpretrain.structures import DataSample
-        from mmpretrain.visualization import UniversalVisualizer
-        vis = UniversalVisualizer()
-        sample = DataSample().set_pred_label(result['pred_label']).set_pred_score(result['pred_scores'])
-        vis.visualize_cls(image, sample, classes=inferencer.classes, out_file=a.out_file)
+        inferencer = ImageClassificationInferencer(a.model, pretrained=a.weights or False, device=a.device)
+        res = inferencer(a.img, show_dir=osp.join(a.out_dir, 'vis'))[0]
+        print(f'ImageClassificationInferencer: {res.get("pred_class", res["pred_label"])} '
+              f'({res["pred_score"]:.3f})')
     else:
-        print(f'error: {a.config} has default_scope={scope!r}; expected mmdet, mmseg or mmpretrain',
-              file=sys.stderr)
+        print(f'error: {a.model} has default_scope={scope!r}; expected mmdet, mmseg or mmpretrain (few-shot '
+              'and distillation configs are evaluated with tools/test.py)', file=sys.stderr)
         return 2
-    print(f'wrote {a.out_file}')
+    print(f'wrote {osp.join(a.out_dir, "vis")}')
     return 0
 
 
