@@ -7,12 +7,9 @@ _base_ = [
 ]
 pretrained = 'work_dirs/lavit-t_8xb128_in1k/epoch_300.pth'
 pretrain_config = 'configs/lavit/lavit-t_8xb128_in1k.py'
-# with_cp: activation checkpointing, off as in mmdet's Swin-T config (the 1x recipe's 2 images per GPU fit
-# without it). with_cp=True checkpoints every backbone block: 455 instead of 3161 MB kept for backward at
-# 800×1344, batch 2 (LaViT-S: 501 vs 5780 MB), a 1.30× (S: 1.45×) slower backbone step on CPU.
-# with_cp='ffn' recomputes only the FFNs' hidden maps: Mask R-CNN LaViT-S at batch 1 keeps 1210 instead of
-# 3211 MB (Swin-T: 2637) and its CPU training step was faster, not slower (8.2-8.6 vs 11.3-11.4 s; Swin-T
-# 9.3-9.6 s). --cfg-options model.backbone.with_cp=ffn (docs/benchmarks.md).
+# with_cp: activation checkpointing, off as in mmdet's Swin-T config. True / 'block' checkpoints every
+# backbone block, 'ffn' (ours) only the FFNs' hidden maps (--cfg-options model.backbone.with_cp=ffn); memory
+# and time per CPU: docs/benchmarks.md, "Gradient checkpointing".
 model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'),
                            with_cp=False))
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',

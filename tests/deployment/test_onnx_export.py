@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from mmlavit.models import LaViT
-from mmlavit.models.backbones import lavit as L
+from mmlavit.models.backbones import lavit, lavit_attention, lavit_layers
+from mmlavit.models.backbones import lavit_ops as ops
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # small: two heads from stage 1 on, one VA and one LA layer per stage, 4×4 pooled keys
@@ -48,10 +49,18 @@ def _check_ort(model, path, sizes, batch=2):
 
 
 # ------------------------------------------------------------------- export forms equal the eager ones
+def _set_exporting(monkeypatch, value: bool):
+    """Every LaViT module that asks whether an export is under way is told ``value``."""
+    mods = [m for m in (ops, lavit_layers, lavit_attention, lavit) if hasattr(m, '_exporting')]
+    assert ops in mods and lavit_layers in mods
+    for m in mods:
+        monkeypatch.setattr(m, '_exporting', lambda: value)
+
+
 @pytest.fixture
 def exporting(monkeypatch):
     """Run the export forms in eager mode (what the exporters trace)."""
-    monkeypatch.setattr(L, '_exporting', lambda: True)
+    _set_exporting(monkeypatch, True)
 
 
 @pytest.mark.parametrize('la_chain', ['softmax', 'scores'])
@@ -62,7 +71,7 @@ def test_export_forms_equal_eager_values_and_gradients(la_chain, la_transform, m
         x = torch.randn(2, 3, *hw)
         results = []
         for export_forms in (False, True):
-            monkeypatch.setattr(L, '_exporting', lambda e=export_forms: e)
+            _set_exporting(monkeypatch, export_forms)
             model.zero_grad()
             xi = x.clone().requires_grad_()
             outs = model(xi)
@@ -81,7 +90,7 @@ def test_export_forms_equal_eager_values_and_gradients(la_chain, la_transform, m
 def test_query_conv_export_form_equals_the_channels_last_form(h, exporting):
     scores = torch.randn(2, h, 5 * 7, 6, requires_grad=True)
     weight = torch.randn(h, 1, 3, 3, requires_grad=True)
-    got = L.query_conv(scores, weight, (5, 7))
+    got = ops.query_conv(scores, weight, (5, 7))
     # reference: the per-head k×k cross-correlation of each key's column, one image per (batch, key)
     img = scores.permute(0, 3, 1, 2).reshape(2 * 6, h, 5, 7)
     ref = F.conv2d(img, weight, padding=1, groups=h).reshape(2, 6, h, 35).permute(0, 2, 3, 1)
@@ -97,21 +106,21 @@ def test_query_conv_export_form_equals_the_channels_last_form(h, exporting):
 def test_pooling_export_forms_equal_adaptive_pooling(hw, grid, exporting):
     t = torch.randn(2, 3, 11, hw[0] * hw[1], dtype=torch.float64)
     ref = F.adaptive_avg_pool2d(t.reshape(6, 11, *hw), grid).reshape(2, 3, 11, -1)
-    torch.testing.assert_close(L.pool_keys(t, hw, grid), ref)
+    torch.testing.assert_close(ops.pool_keys(t, hw, grid), ref)
     rows = t.transpose(-1, -2)  # (..., M, r)
-    torch.testing.assert_close(L.pool_rows(rows, hw, grid), ref.transpose(-1, -2))
+    torch.testing.assert_close(ops.pool_rows(rows, hw, grid), ref.transpose(-1, -2))
 
 
 def test_pool_matrix_is_bitwise_pool_rows_of_the_identity():
     for hw, grid in [((10, 15), (7, 7)), ((7, 7), (7, 7)), ((3, 5), (4, 4))]:
         ref = torch.ones(1)
         eye = torch.eye(hw[0] * hw[1])
-        assert torch.equal(L._pool_matrix(hw, grid, ref), L.pool_rows(eye, hw, grid))
+        assert torch.equal(ops._pool_matrix(hw, grid, ref), ops.pool_rows(eye, hw, grid))
 
 
 def test_key_grid_is_the_spatial_reduction_conv_output():
     for r in (2, 4, 8):
-        attn = L.LaViTAttention(8, 1, sr_ratio=r)
+        attn = lavit_attention.LaViTAttention(8, 1, sr_ratio=r)
         for s in range(r, 70):
             assert attn.key_hw((s, s + 1)) == tuple(attn.sr(torch.zeros(1, 8, s, s + 1)).shape[2:])
 

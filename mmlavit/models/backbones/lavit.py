@@ -19,7 +19,6 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
@@ -28,449 +27,20 @@ from mmengine.model.weight_init import constant_init, normal_init, trunc_normal_
 
 from mmlavit.registry import register
 
-HW = Tuple[int, int]
+from .lavit_attention import LaViTAttention, LayerOutput
+from .lavit_layers import DWConvFFN, OverlapPatchEmbed, ResidualAttentionDownsample
+from .lavit_ops import _bin_matrix  # noqa: F401 (tools/deployment/pytorch2onnx.py imports it from here)
+from .lavit_ops import HW, ScoreMap, diagonality_loss
 
 
-def _exporting() -> bool:
-    """True while ``torch.export`` / ``torch.onnx.export`` trace the model. Choices between equal forms that
-    depend on the input size are then made so that the graph holds for every size (docs/deployment.md)."""
-    return torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()
-
-
-def _same_grid(a: HW, b: HW) -> bool:
-    """``a == b`` for two grids; while exporting, only when it holds for every input size (no guard on the
-    example's size: a symbolic side compares equal only to the same expression; a TorchScript-traced size
-    never), so that the general path, exact on equal grids too, is the one traced."""
-    if not _exporting():
-        return tuple(a) == tuple(b)
-    from torch.fx.experimental.symbolic_shapes import statically_known_true
-    return all(not isinstance(x, torch.Tensor) and not isinstance(y, torch.Tensor)
-               and statically_known_true(x == y) for x, y in zip(a, b))
-
-
-def _example_int(v) -> int:
-    """A size as a Python int without specialising an export to it: the example's value of a symbolic or
-    TorchScript-traced size. Only for choices between equal forms that change speed, never values."""
-    if isinstance(v, torch.SymInt):
-        from torch.fx.experimental.symbolic_shapes import optimization_hint
-        return optimization_hint(v)
-    if isinstance(v, torch.Tensor):
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # TracerWarning: the int is not recorded in the graph
-            return int(v)
-    return v
-
-
-class ScoreMap(NamedTuple):
-    """An attention map handed along the LA chain: ``scores`` (B, h, N, M) over a ``q_hw`` query grid and
-    a ``k_hw`` key grid."""
-    scores: torch.Tensor
-    q_hw: HW
-    k_hw: HW
-
-
-class Residual(NamedTuple):
-    """Residual scores for a VA layer in factored form: the dense residual is ``factor @ basisᵀ``.
-
-    ``factor``: (B, h, N, G) on the source key grid (G keys); ``basis``: (M, G), the linear resampling of
-    the source key grid onto this layer's M keys, or ``None`` when the grids agree (the residual is
-    ``factor`` itself).
-    """
-    factor: torch.Tensor
-    basis: Optional[torch.Tensor]
-
-
-def pool_keys(t: torch.Tensor, hw: HW, grid: HW) -> torch.Tensor:
-    """Average ``t`` (B, h, N, M) over its key grid ``hw`` onto ``grid``: (B, h, N, G²). Identity when the
-    grids agree (LaViT at 224², where every stage has 7×7 keys)."""
-    if _same_grid(hw, grid):
-        return t
-    b, h, n, _ = t.shape
-    if _exporting():  # the same bins as two separable products (ONNX has no adaptive pooling to G×G)
-        x = t.reshape(b, h, n, hw[0], hw[1]) @ _bin_matrix(hw[1], grid[1], t).t()  # (B, h, N, Hk, Gw)
-        return (_bin_matrix(hw[0], grid[0], t) @ x).reshape(b, h, n, grid[0] * grid[1])
-    return F.adaptive_avg_pool2d(t.reshape(b * h, n, *hw), grid).reshape(b, h, n, -1)
-
-
-def _bin_matrix(n: int, g: int, ref: torch.Tensor) -> torch.Tensor:
-    """(g, n): row i averages the i-th of the g adaptive-pooling bins of n cells (``adaptive_avg_pool``'s
-    bins: ``[⌊i·n/g⌋, ⌈(i+1)·n/g⌉)``)."""
-    i = torch.arange(g, device=ref.device)
-    start, end = (i * n) // g, ((i + 1) * n + g - 1) // g  # ⌈·⌉ without negative floor division (ONNX)
-    j = torch.arange(n, device=ref.device)
-    inside = (j >= start[:, None]) & (j < end[:, None])
-    return inside.to(ref.dtype) / (end - start)[:, None].to(ref.dtype)
-
-
-def _pool_matrix(hw: HW, grid: HW, ref: torch.Tensor) -> torch.Tensor:
-    """(G², M): :func:`pool_rows` of the M×M identity (row g averages the keys of bin g), built as the outer
-    product of the two bin matrices, which is what that pooling computes entry by entry."""
-    if _same_grid(hw, grid):
-        return torch.eye(hw[0] * hw[1], dtype=ref.dtype, device=ref.device)
-    ph, pw = _bin_matrix(hw[0], grid[0], ref), _bin_matrix(hw[1], grid[1], ref)
-    return (ph[:, None, :, None] * pw[None, :, None, :]).reshape(grid[0] * grid[1], hw[0] * hw[1])
-
-
-def _fold_projection(n: int, m: int, h: int, c: int) -> bool:
-    """Whether folding the output projection into the values costs fewer multiply-adds (see ``_attend``)."""
-    return m * c + n * h * m < n * (m + c)
-
-
-def pool_rows(t: torch.Tensor, hw: HW, grid: HW) -> torch.Tensor:
-    """Average the rows of ``t`` (..., M, r), M on grid ``hw``, onto ``grid``: (..., G², r), with
-    ``adaptive_avg_pool2d``'s bins, as two separable products on views of ``t`` (backward keeps no permuted
-    copy of it). Because pooling is linear, ``pool_keys(q @ kᵀ) == q @ pool_rows(k)ᵀ``."""
-    if _same_grid(hw, grid):
-        return t
-    lead, r = t.shape[:-2], t.shape[-1]
-    ph, pw = _bin_matrix(hw[0], grid[0], t), _bin_matrix(hw[1], grid[1], t)
-    if _exporting():  # columns first: no reshape splits a dimension (W·r) whose size is symbolic
-        x = pw @ t.reshape(*lead, hw[0], hw[1], r)  # (..., H, Gw, r)
-        x = ph @ x.reshape(*lead, hw[0], grid[1] * r)  # (..., Gh, Gw·r)
-        return x.reshape(*lead, grid[0] * grid[1], r)
-    x = ph @ t.reshape(*lead, hw[0], hw[1] * r)  # (..., Gh, W·r)
-    x = pw @ x.reshape(*lead, grid[0], hw[1], r)  # (..., Gh, Gw, r)
-    return x.reshape(*lead, grid[0] * grid[1], r)
-
-
-def pool_queries(attn: torch.Tensor, q_hw: HW, grid: HW) -> torch.Tensor:
-    """:func:`pool_rows` over the query rows of ``attn`` (B, h, N, M), N on grid ``q_hw``: (B, h, G, M). A
-    map stored (B, N, h, M) (see :func:`_softmax_keys`) is pooled in that layout, without a transposing
-    copy."""
-    b, h, n, m = attn.shape
-    if h > 1 and attn.transpose(1, 2).is_contiguous():
-        pooled = pool_rows(attn.transpose(1, 2).reshape(b, n, h * m), q_hw, grid)  # (B, G, h·M)
-        return pooled.reshape(b, -1, h, m).transpose(1, 2)
-    return pool_rows(attn, q_hw, grid)
-
-
-def query_conv(scores: torch.Tensor, weight: torch.Tensor, q_hw: HW) -> torch.Tensor:
-    """Ψ as a local map over the query grid: a per-head k×k cross-correlation (``weight`` (h, 1, k, k),
-    zero padding) applied to each key's column of queries seen as a ``q_hw`` image. (B, h, N, M) -> same.
-
-    Runs as one depth-wise ``conv2d`` with h·M channels in channels-last layout (a free view of the map
-    for h = 1): 10-20× faster than the k² shifted multiply-adds it replaces, 20-190× in backward. While
-    exporting, the keys go to the batch instead (h channels): ONNX needs the kernel and the group count
-    fixed, and M varies with the input size.
-    """
-    b, h, n, m = scores.shape
-    k = weight.shape[-1]
-    if _exporting():
-        x = scores.permute(0, 3, 1, 2).reshape(b * m, h, *q_hw)  # (B·M, h, Hq, Wq)
-        y = F.conv2d(x, weight.to(x.dtype), padding=k // 2, groups=h)
-        return y.reshape(b, m, h, n).permute(0, 2, 3, 1)
-    if h == 1:
-        x = scores.reshape(b, *q_hw, m).permute(0, 3, 1, 2)
-    else:
-        x = scores.reshape(b, h, *q_hw, m).permute(0, 2, 3, 1, 4).reshape(b, *q_hw, h * m).permute(0, 3, 1, 2)
-    w = weight.reshape(h, 1, 1, k, k).expand(h, m, 1, k, k).reshape(h * m, 1, k, k)
-    y = F.conv2d(x, w.to(x.dtype), padding=k // 2, groups=h * m).permute(0, 2, 3, 1)  # (B, Hq, Wq, h·M)
-    if h == 1:
-        return y.reshape(b, 1, n, m)
-    return y.reshape(b, n, h, m).transpose(1, 2)
-
-
-def key_conv(scores: torch.Tensor, weight: torch.Tensor, k_hw: HW) -> torch.Tensor:
-    """Θ as a local map over the key grid (``la_transform='conv'``): each query's row of keys seen as a
-    ``k_hw`` image, a per-head k×k cross-correlation. (B, h, N, M) -> same."""
-    b, h, n, m = scores.shape
-    k = weight.shape[-1]
-    x = scores.permute(0, 2, 1, 3).reshape(b * n, h, *k_hw)
-    y = F.conv2d(x, weight.to(x.dtype), padding=k // 2, groups=h)
-    return y.reshape(b, n, h, m).permute(0, 2, 1, 3)
-
-
-def _delta_kernel(heads: int, k: int) -> torch.Tensor:
-    w = torch.zeros(heads, 1, k, k)
-    w[:, :, k // 2, k // 2] = 1.
-    return w
-
-
-def _softmax_keys(scores: torch.Tensor) -> torch.Tensor:
-    """Softmax over the keys of ``scores`` (B, h, N, M), kept in its memory layout: :func:`query_conv`
-    leaves (B, N, h, M) in memory, which the folded value product reads without a transposing copy."""
-    if scores.shape[1] > 1 and not _exporting() and scores.transpose(1, 2).is_contiguous():
-        return scores.transpose(1, 2).softmax(dim=-1).transpose(1, 2)
-    return scores.softmax(dim=-1)
-
-
-def diagonality_loss(attn: torch.Tensor, q_hw: HW, k_hw: HW) -> torch.Tensor:
-    """Diagonality-preserving loss of softmax-normalised attention maps (our bounded form).
-
-    ``attn``: (B, h, N, M), rows sum to 1, queries on a (Hq, Wq) grid, keys on a (Hk, Wk) grid. When the
-    grids differ, queries are average-pooled onto the key grid, giving a row-stochastic ``P`` (M×M) whose
-    row i is "what the tokens of key cell i attend to". Then
-
-        L_sym  = Σ_ij (P_ij − P_ji)² / M                   (token relations symmetric)
-        L_diag = Σ_i relu(max_{j≠i} P_ij − P_ii) / M       (each token attends most to itself)
-        L_dp   = mean over batch and heads of (L_sym + L_diag)  ∈ [0, 3]
-
-    Both terms are zero for the identity map and bounded, unlike a loss on raw scores.
-    """
-    m = attn.shape[-1]
-    p = attn if (q_hw[0], q_hw[1]) == (k_hw[0], k_hw[1]) else pool_queries(attn, q_hw, k_hw)
-    sym = (p - p.transpose(-1, -2)).pow(2).sum(dim=(-1, -2)) / m
-    diag = torch.diagonal(p, dim1=-2, dim2=-1)
-    eye = torch.eye(m, dtype=torch.bool, device=p.device)
-    off_max = p.masked_fill(eye, float('-inf')).amax(dim=-1) if m > 1 else torch.zeros_like(diag)
-    dom = F.relu(off_max - diag).sum(dim=-1) / m
-    return (sym + dom).mean()
-
-
-class OverlapPatchEmbed(nn.Module):
-    """Strided conv + norm: ``(B, C_in, H, W) -> (B, N, C), (H', W')``.
-
-    Args:
-        in_channels (int): Input channels.
-        embed_dim (int): Output channels C.
-        patch_size (int): Conv kernel size (padding ``patch_size // 2``).
-        stride (int): Conv stride.
-        norm_cfg (dict): Norm layer config. Defaults to ``dict(type='LN')``.
-    """
-
-    def __init__(self, in_channels: int, embed_dim: int, patch_size: int, stride: int,
-                 norm_cfg: dict = dict(type='LN')):
-        super().__init__()
-        self.proj = nn.Conv2d(in_channels, embed_dim, patch_size, stride, patch_size // 2)
-        self.norm = build_norm_layer(norm_cfg, embed_dim)[1]
-
-    def forward(self, x):
-        x = self.proj(x)
-        hw = x.shape[2:]
-        return self.norm(x.flatten(2).transpose(1, 2)), (hw[0], hw[1])  # symbolic sizes stay so (export)
-
-
-class DWConvFFN(nn.Module):
-    """PVTv2 feed-forward: fc -> 3×3 depth-wise conv -> GELU -> fc. ``(B, N, C) -> (B, N, C)``.
-
-    Args:
-        dim (int): Token channels C.
-        hidden (int): Hidden channels.
-        drop (float): Dropout after the activation and the last fc. Defaults to 0.
-    """
-
-    def __init__(self, dim: int, hidden: int, drop: float = 0., with_cp: bool = False):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.dwconv = nn.Conv2d(hidden, hidden, 3, 1, 1, groups=hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-        self.drop = nn.Dropout(drop)
-        self.with_cp = with_cp  # keep only the input; recompute the three hidden maps in backward
-
-    def _hidden(self, x):  # (B, C, H, W) channels-last view -> same
-        x = F.conv2d(x, self.fc1.weight[:, :, None, None], self.fc1.bias)
-        x = self.drop(self.act(self.dwconv(x)))
-        return F.conv2d(x, self.fc2.weight[:, :, None, None], self.fc2.bias)
-
-    def forward(self, x, hw: HW):
-        b, n, c = x.shape
-        # the (B, N, C) tokens seen as a channels-last (B, C, H, W) view (no transposing copies), and fc1/fc2
-        # run as 1×1 convolutions on it with the same weights: oneDNN's kernels with the bias fused are
-        # 1.2-1.8× faster than addmm over the token matrix on CPU, forward and backward (docs/benchmarks.md)
-        x = x.reshape(b, *hw, c).permute(0, 3, 1, 2)
-        if self.with_cp and x.requires_grad:
-            x = cp.checkpoint(self._hidden, x, use_reentrant=False)
-        else:
-            x = self._hidden(x)
-        return self.drop(x.permute(0, 2, 3, 1).reshape(b, n, c))
-
-
-class LaViTAttention(nn.Module):
-    """Spatial-reduction attention, vanilla (VA) or less-attention (LA).
-
-    * ``mode='va'``: ``A = QKᵀ/√d (+ residual)``, output ``softmax(A)·V``.
-    * ``mode='la'``: no Q, no K; ``A = Ψ·prev·Θᵀ``, output ``softmax(A)·V``.
-
-    Args:
-        dim (int): Token channels C.
-        num_heads (int): Attention heads h.
-        sr_ratio (int): Spatial reduction of the key/value grid (a strided conv + norm). Defaults to 1.
-        mode (str): ``'va'`` or ``'la'``. Defaults to ``'va'``.
-        la_transform (str): Form of Θ/Ψ in LA mode: ``'pooled'``, ``'conv'`` or ``'full'`` (see
-            :class:`LaViT`). Defaults to ``'pooled'``.
-        transform_kernel (int): Kernel of the local Θ/Ψ maps. Defaults to 3.
-        key_grid (int): Side G of the ``'pooled'`` key grid. Defaults to 7.
-        full_tokens (tuple[int, int], optional): (N, M) of the dense ``'full'`` matrices. Defaults to None.
-        qkv_bias (bool): Bias of the Q/K/V projections. Defaults to True.
-        attn_drop (float): Dropout on the softmax map. Defaults to 0.
-        proj_drop (float): Dropout after the output projection. Defaults to 0.
-        norm_cfg (dict): Norm after the spatial reduction. Defaults to ``dict(type='LN')``.
-    """
-
-    def __init__(self, dim: int, num_heads: int, sr_ratio: int = 1, mode: str = 'va',
-                 la_transform: str = 'pooled', transform_kernel: int = 3, key_grid: int = 7,
-                 full_tokens: Optional[Tuple[int, int]] = None, qkv_bias: bool = True,
-                 attn_drop: float = 0., proj_drop: float = 0., norm_cfg: dict = dict(type='LN')):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(f'dim {dim} must be divisible by num_heads {num_heads}')
-        if mode not in ('va', 'la'):
-            raise ValueError(f"mode must be 'va' or 'la', got {mode!r}")
-        self.dim, self.num_heads, self.mode = dim, num_heads, mode
-        self.scale = (dim // num_heads) ** -0.5
-        self.sr_ratio = sr_ratio
-        if sr_ratio > 1:
-            self.sr = nn.Conv2d(dim, dim, sr_ratio, sr_ratio)
-            self.norm = build_norm_layer(norm_cfg, dim)[1]
-        self.la_transform = la_transform
-        self.key_grid = (key_grid, key_grid)
-        if mode == 'va':
-            self.q = nn.Linear(dim, dim, bias=qkv_bias)
-            self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
-        else:
-            self.v = nn.Linear(dim, dim, bias=qkv_bias)
-            if la_transform == 'pooled':
-                g2 = key_grid * key_grid
-                self.theta = nn.Parameter(torch.eye(g2).repeat(num_heads, 1, 1))
-                self.psi = nn.Parameter(_delta_kernel(num_heads, transform_kernel))
-            elif la_transform == 'conv':
-                self.theta = nn.Parameter(_delta_kernel(num_heads, transform_kernel))
-                self.psi = nn.Parameter(_delta_kernel(num_heads, transform_kernel))
-            elif la_transform == 'full':
-                if full_tokens is None:
-                    raise ValueError("la_transform='full' needs a fixed img_size (the dense N×N and M×M "
-                                     'matrices depend on the token counts)')
-                n, m = full_tokens
-                self.theta = nn.Parameter(torch.eye(m).repeat(num_heads, 1, 1))
-                self.psi = nn.Parameter(torch.eye(n).repeat(num_heads, 1, 1))
-            else:
-                raise ValueError(f"la_transform must be 'pooled', 'conv' or 'full', got {la_transform!r}")
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
-
-    def key_hw(self, hw: HW) -> HW:
-        """The key grid of this layer's spatial reduction for a query grid ``hw``."""
-        r = self.sr_ratio
-        # the strided conv's output size, ⌊(s − r)/r⌋ + 1 (= ⌊s/r⌋), in the form its shape takes under export
-        return ((hw[0] - r) // r + 1, (hw[1] - r) // r + 1) if r > 1 else (hw[0], hw[1])
-
-    def _reduce(self, x, hw: HW):
-        if self.sr_ratio == 1:
-            return x, (hw[0], hw[1])
-        b, n, c = x.shape
-        x = self.sr(x.reshape(b, *hw, c).permute(0, 3, 1, 2))  # channels-last view, as in DWConvFFN
-        k_hw = (x.shape[2], x.shape[3])
-        return self.norm(x.permute(0, 2, 3, 1).flatten(1, 2)), k_hw
-
-    def _heads(self, t):  # (B, L, C) -> (B, h, L, d)
-        b, l, _ = t.shape
-        return t.reshape(b, l, self.num_heads, self.dim // self.num_heads).transpose(1, 2)
-
-    def transform(self, prev: torch.Tensor, q_hw: HW, k_hw: HW) -> torch.Tensor:
-        """The LA map transformation ``Ψ · prev · Θᵀ``. ``'pooled'``: ``prev`` (B, h, N, M) on key grid
-        ``k_hw`` -> (B, h, N, G²) on the fixed key grid; ``'conv'`` / ``'full'``: (B, h, N, M) -> same."""
-        if self.la_transform == 'pooled':
-            a = pool_keys(prev, k_hw, self.key_grid) @ self.theta.transpose(-1, -2).to(prev.dtype)  # dense Θ
-            return query_conv(a, self.psi, q_hw)  # Ψ: local k×k over the query grid
-        if self.la_transform == 'conv':
-            return query_conv(key_conv(prev, self.theta, k_hw), self.psi, q_hw)
-        n, m = prev.shape[-2:]
-        if isinstance(n, torch.SymInt) or isinstance(m, torch.SymInt):  # torch.export with dynamic shapes
-            raise ValueError("la_transform='full' holds dense N×N and M×M matrices for one input size "
-                             f'({self.psi.shape[-1]} queries, {self.theta.shape[-1]} keys) and cannot be '
-                             'exported with a dynamic input size: export it at the img_size it was built for '
-                             "without dynamic shapes, or use la_transform='pooled' or 'conv'")
-        if self.psi.shape[-1] != n or self.theta.shape[-1] != m:
-            raise ValueError(f"la_transform='full' was built for {self.psi.shape[-1]} queries and "
-                             f'{self.theta.shape[-1]} keys but got {n} and {m}: use the img_size it was '
-                             "built for or la_transform='conv'")
-        return self.psi.to(prev.dtype) @ prev @ self.theta.transpose(-1, -2).to(prev.dtype)
-
-    def _attend(self, attn: torch.Tensor, v: torch.Tensor, shape) -> torch.Tensor:
-        """``proj(softmax-map · V)``. Where it costs fewer multiply-adds (M·C² + N·h·M·C against
-        N·M·C + N·C²: many queries over few keys, the LA layers at high resolution) the projection is
-        folded into the values, ``Σ_h A_h (V_h W_hᵀ) + b``: the same sum."""
-        attn = self.attn_drop(attn)
-        b, h, n, m = attn.shape
-        c = self.dim
-        if _fold_projection(_example_int(n), _example_int(m), h, c):
-            w = self.proj.weight.reshape(c, h, -1)  # W_h: columns of head h
-            vw = torch.einsum('bhmd,chd->bhmc', v, w.to(v.dtype)).reshape(b, h * m, c)
-            a = attn.reshape(b, n, m) if h == 1 else attn.transpose(1, 2).reshape(b, n, h * m)
-            out = torch.baddbmm(self.proj.bias.to(v.dtype).expand(b, n, c), a, vw)
-        else:
-            out = self.proj((attn @ v).transpose(1, 2).reshape(shape))
-        return self.proj_drop(out)
-
-    def forward(self, x: torch.Tensor, hw: HW, prev: Optional[ScoreMap] = None,
-                residual: Optional[Residual] = None, chain: Optional[str] = None,
-                chain_softmax: bool = True, need_attn: bool = False):
-        """
-        Args:
-            x (Tensor): (B, N, C) tokens on the ``hw`` grid.
-            hw (tuple[int, int]): Query grid.
-            prev (ScoreMap, optional): The previous layer's map (LA mode only).
-            residual (Residual, optional): Residual scores of the previous stage (VA mode only).
-            chain (str, optional): The map the next consumer needs: ``None``, ``'pooled'`` (on the fixed
-                G×G key grid) or ``'full'``. Defaults to None.
-            chain_softmax (bool): Hand on the VA layer's softmax map (the paper's chain) instead of its
-                scores (ours). Defaults to True.
-            need_attn (bool): Also return the softmax map of a VA layer. Defaults to False.
-
-        Returns:
-            tuple: output (B, N, C); the chain map (:class:`ScoreMap` or None); the softmax map (B, h, N, M)
-            (LA layers always, VA layers when ``need_attn``, else None); the layer's key grid.
-        """
-        kv_in, k_hw = self._reduce(x, hw)
-        if self.mode == 'la':
-            if prev is None:
-                raise RuntimeError("a less-attention layer needs the previous layer's map")
-            scores = self.transform(prev.scores, hw, prev.k_hw)
-            if self.la_transform == 'pooled':  # values on the same fixed key grid as the transformed map
-                kv_in = pool_rows(kv_in, k_hw, self.key_grid)
-                k_hw = self.key_grid
-            attn = _softmax_keys(scores)
-            out = self._attend(attn, self._heads(self.v(kv_in)), x.shape)
-            return out, ScoreMap(scores, hw, k_hw) if chain else None, attn, k_hw
-
-        q = self._heads(self.q(x))
-        k, v = (self._heads(t) for t in self.kv(kv_in).chunk(2, dim=-1))
-        pooled_free = chain == 'pooled' and _same_grid(k_hw, self.key_grid)
-        dense_residual = residual is not None and residual.basis is None
-        dropping = self.training and self.attn_drop.p > 0
-        # the paper's chain needs the dense softmax map only for a full map, or a pooled one under dropout
-        softmax_dense = chain_softmax and (chain == 'full' or (chain == 'pooled' and dropping))
-        if need_attn or softmax_dense or chain == 'full' or pooled_free or dense_residual:
-            # explicit: the dense map is needed, is itself the pooled chain map (7×7 keys), or its residual
-            # is already dense
-            scores = (q * self.scale) @ k.transpose(-1, -2)
-            if residual is not None:
-                r = residual.factor if residual.basis is None else residual.factor @ residual.basis.t()
-                scores = scores + r
-            attn = scores.softmax(dim=-1)
-            out = self._attend(attn, v, x.shape)
-            kept = attn if chain_softmax else scores
-            if chain == 'pooled':
-                kept = pool_keys(kept, k_hw, self.key_grid)
-                return out, ScoreMap(kept, hw, self.key_grid), attn if need_attn else None, k_hw
-            return out, ScoreMap(kept, hw, k_hw) if chain else None, attn if need_attn else None, k_hw
-        # fused: the residual as extra features, [q/√d, R]·[k, U]ᵀ = QKᵀ/√d + R·Uᵀ, through the
-        # memory-efficient scaled_dot_product_attention; the N×M map is never stored
-        qf, kf = q * self.scale, k
-        if residual is not None:
-            b, h, m = k.shape[0], k.shape[1], k.shape[2]
-            qf = torch.cat([qf, residual.factor.to(q.dtype)], dim=-1)
-            kf = torch.cat([kf, residual.basis.to(k.dtype).expand(b, h, m, residual.basis.shape[1])], dim=-1)
-        d, vf = v.shape[-1], v
-        if chain == 'pooled' and chain_softmax:
-            # the paper's chain: pool_keys(softmax(S)) = softmax(S)·Pᵀ, the pooling matrix P as extra values
-            b, h, m = v.shape[:3]
-            pool_t = _pool_matrix(k_hw, self.key_grid, v).t()
-            vf = torch.cat([v, pool_t.expand(b, h, m, pool_t.shape[1])], dim=-1)
-        width = max(qf.shape[-1], vf.shape[-1])  # equal widths keep the fused kernel
-        qf_, kf_ = (F.pad(t, (0, width - t.shape[-1])) for t in (qf, kf))
-        vf = F.pad(vf, (0, width - vf.shape[-1]))
-        drop = self.attn_drop.p if self.training else 0.
-        o = F.scaled_dot_product_attention(qf_, kf_, vf, dropout_p=drop, scale=1.)
-        out = self.proj_drop(self.proj(o[..., :d].transpose(1, 2).reshape(x.shape)))
-        kept = None
-        if chain == 'pooled' and chain_softmax:
-            kept = ScoreMap(o[..., d:d + self.key_grid[0] * self.key_grid[1]], hw, self.key_grid)
-        elif chain == 'pooled':  # pool_keys(qf·kfᵀ) = qf·pool_rows(kf)ᵀ
-            kept = ScoreMap(qf @ pool_rows(kf, k_hw, self.key_grid).transpose(-1, -2), hw, self.key_grid)
-        return out, kept, None, k_hw
+class StageOutput(NamedTuple):
+    """What a :class:`LaViTStage` hands on: ``x`` (B, C, H, W) features; ``carry``: its last map for the
+    next stage (or None); ``la_maps``: each LA block's softmax map with its grids (the DP loss's input);
+    ``maps``: every block's softmax map when asked."""
+    x: torch.Tensor
+    carry: Optional[ScoreMap]
+    la_maps: List[ScoreMap]
+    maps: List[Optional[torch.Tensor]]
 
 
 class LaViTBlock(nn.Module):
@@ -502,75 +72,13 @@ class LaViTBlock(nn.Module):
         self.norm2 = build_norm_layer(norm_cfg, dim)[1]
         self.mlp = DWConvFFN(dim, int(dim * mlp_ratio), drop, with_cp=ffn_cp)
 
-    def forward(self, x, hw: HW, prev=None, residual=None, chain=None, chain_softmax=True, need_attn=False):
-        y, kept, attn, k_hw = self.attn(self.norm1(x), hw, prev, residual, chain, chain_softmax, need_attn)
-        x = x + self.drop_path(y)
+    def forward(self, x, hw: HW, prev=None, residual=None, chain=None, chain_softmax=True,
+                need_attn=False) -> LayerOutput:
+        """The :class:`LaViTAttention` arguments; returns its :class:`LayerOutput` with the block's tokens."""
+        a = self.attn(self.norm1(x), hw, prev, residual, chain, chain_softmax, need_attn)
+        x = x + self.drop_path(a.x)
         x = x + self.drop_path(self.mlp(self.norm2(x), hw))
-        return x, kept, attn, k_hw
-
-
-class ResidualAttentionDownsample(nn.Module):
-    """Carry the last map of a stage into the next stage's first attention (ours; the paper's operator is
-    not public).
-
-    A strided k×k depth-wise conv over each head's query grid, a 1×1 head mixing when the head count
-    changes, bilinear resampling of the query grid where its size is off by rounding and of the key grid
-    when its size changes, times a learned scale. The key resampling is returned as a basis
-    (:class:`Residual`) instead of being applied: it is linear with rows summing to 1, so the VA layer
-    can use it in factored form.
-
-    Args:
-        heads_in (int): Heads of the incoming map.
-        heads_out (int): Heads of the next stage.
-        kernel (int): Kernel of the strided depth-wise conv. Defaults to 3.
-        init_scale (float): Initial value of the learned scale. Defaults to 0.1.
-    """
-
-    def __init__(self, heads_in: int, heads_out: int, kernel: int = 3, init_scale: float = 0.1):
-        super().__init__()
-        self.down = nn.Conv2d(heads_in, heads_in, kernel, 2, kernel // 2, groups=heads_in)
-        self.mix = nn.Conv2d(heads_in, heads_out, 1) if heads_in != heads_out else nn.Identity()
-        self.scale = nn.Parameter(torch.tensor(float(init_scale)))
-
-    @staticmethod
-    def key_basis(k_hw: HW, new_k_hw: HW, ref: torch.Tensor) -> torch.Tensor:
-        """(M', M): bilinear resampling (align_corners=False) from the ``k_hw`` key grid to ``new_k_hw``."""
-        m = k_hw[0] * k_hw[1]
-        eye = torch.eye(m, dtype=ref.dtype, device=ref.device).reshape(m, 1, *k_hw)
-        out = F.interpolate(eye, size=new_k_hw, mode='bilinear', align_corners=False)
-        return out.reshape(m, new_k_hw[0] * new_k_hw[1]).t()
-
-    def _down_mix_channels_last(self, scores: torch.Tensor, q_hw: HW) -> torch.Tensor:
-        """``mix(down(·))`` of every key's (h, Hq, Wq) map at once: the keys as channel groups of one
-        channels-last map (channels key-major, head-minor), the depth-wise conv with its kernel repeated per
-        key and the 1×1 head mixing as a grouped conv, one group per key. The same sums as the keys-in-the-
-        batch form (1-5 channels per image), about 10× faster forward and backward at 800×1344 on CPU
-        (docs/benchmarks.md). (B, h, N, M) -> (B·M, h2, Hq', Wq')."""
-        b, h, n, m = scores.shape
-        x = scores.reshape(b, h, *q_hw, m).permute(0, 2, 3, 4, 1).reshape(b, *q_hw, m * h)
-        k = self.down.kernel_size[0]
-        w = self.down.weight.reshape(1, h, 1, k, k).expand(m, h, 1, k, k).reshape(m * h, 1, k, k)
-        x = F.conv2d(x.permute(0, 3, 1, 2), w.to(x.dtype), self.down.bias.to(x.dtype).repeat(m),
-                     self.down.stride, self.down.padding, groups=m * h)
-        if isinstance(self.mix, nn.Conv2d):
-            mix_w, mix_b = self.mix.weight.to(x.dtype).repeat(m, 1, 1, 1), self.mix.bias.to(x.dtype).repeat(m)
-            x = F.conv2d(x, mix_w, mix_b, groups=m)
-        return x.reshape(b * m, -1, *x.shape[-2:])
-
-    def forward(self, prev: ScoreMap, new_q_hw: HW, new_k_hw: HW) -> Residual:
-        scores, q_hw, k_hw = prev
-        b, h, n, m = scores.shape
-        if _exporting():  # keys in the batch: ONNX needs the group count fixed, and M varies with the input
-            x = scores.permute(0, 3, 1, 2).reshape(b * m, h, *q_hw)
-            x = self.mix(self.down(x))
-        else:
-            x = self._down_mix_channels_last(scores, q_hw)
-        if not _same_grid(x.shape[-2:], new_q_hw):
-            x = F.interpolate(x, size=new_q_hw, mode='bilinear', align_corners=False)
-        h2 = x.shape[1]
-        factor = self.scale * x.flatten(2).reshape(b, m, h2, -1).permute(0, 2, 3, 1)  # (B, h2, N', M)
-        basis = None if _same_grid(k_hw, new_k_hw) else self.key_basis(k_hw, new_k_hw, scores)
-        return Residual(factor, basis)
+        return LayerOutput(x, a.chain, a.attn, a.k_hw)
 
 
 class LaViTStage(BaseModule):
@@ -626,7 +134,7 @@ class LaViTStage(BaseModule):
         return 'full' if carry_out else None
 
     def forward(self, x: torch.Tensor, carry: Optional[ScoreMap] = None, carry_out: bool = False,
-                need_attn: bool = False):
+                need_attn: bool = False) -> StageOutput:
         """
         Args:
             x (Tensor): (B, C_in, H, W).
@@ -635,9 +143,7 @@ class LaViTStage(BaseModule):
             need_attn (bool): Return every block's softmax map. Defaults to False.
 
         Returns:
-            tuple: (B, C, H', W') features; this stage's last map (or None); the LA blocks' softmax maps
-            with their grids ``(attn, q_hw, k_hw)`` (for the DP loss); every block's softmax map if
-            ``need_attn``.
+            StageOutput: features (B, C, H', W'), the last map, the LA blocks' maps, every block's map.
         """
         b = x.shape[0]
         x, hw = self.patch_embed(x)
@@ -649,18 +155,19 @@ class LaViTStage(BaseModule):
             args = (x, hw, prev, residual if j == 0 else None, self._chain(j, carry_out), self.chain_softmax,
                     need_attn)
             if self.with_cp and x.requires_grad:
-                x, prev, attn, k_hw = cp.checkpoint(blk, *args, use_reentrant=False)
+                out = cp.checkpoint(blk, *args, use_reentrant=False)
             else:
-                x, prev, attn, k_hw = blk(*args)
+                out = blk(*args)
+            x, prev = out.x, out.chain
             if blk.mode == 'la':
-                la_maps.append((attn, hw, k_hw))
+                la_maps.append(ScoreMap(out.attn, hw, out.k_hw))
             if need_attn:
-                maps.append(attn)
+                maps.append(out.attn)
         x = self.norm(x)
         # contiguous NCHW: the transpose leaves a channels-last view, which mmcv's CPU RoIAlign reads
         # as if it were NCHW (silently wrong RoI features, measured in tests/models/backbones)
         x = x.transpose(1, 2).reshape(b, x.shape[-1], *hw).contiguous()
-        return x, prev if carry_out else None, la_maps, maps
+        return StageOutput(x, prev if carry_out else None, la_maps, maps)
 
 
 @register('model')
@@ -681,8 +188,8 @@ class LaViT(BaseModule):
             k×k Ψ over the query grid), ``'conv'`` (ours: local Θ and Ψ on the full grids) or ``'full'`` (the
             paper's dense N×N and M×M matrices, needs ``img_size``). Defaults to ``'pooled'``.
         la_chain (str): What the VA layer hands the LA chain: ``'softmax'`` (the paper's: the
-            softmax-normalised map) or ``'scores'`` (ours: the pre-softmax scores; equal accuracy in our
-            ablation, 1.12× faster at 800×1344, docs/lavit_design.md). Defaults to ``'softmax'``.
+            softmax-normalised map) or ``'scores'`` (ours: the pre-softmax scores; its ablation and speed:
+            docs/lavit_design.md). Defaults to ``'softmax'``.
         transform_kernel (int): Kernel size of the local Θ/Ψ maps. Defaults to 3.
         la_key_grid (int): Side G of the ``'pooled'`` key grid (7: the key grid of every stage at 224²).
             Defaults to 7.
@@ -699,16 +206,10 @@ class LaViT(BaseModule):
             freezes nothing. Defaults to -1.
         norm_eval (bool): Keep norm layers in eval mode. Defaults to False.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
-        with_cp (bool | str): Activation checkpointing. ``True`` (or ``'block'``): every block (attention +
-            FFN), as mmdet's Swin (``SwinBlock``; mmdet's PVT has none): a block keeps only its inputs
-            (tokens, the incoming LA-chain map, the residual attention) and recomputes the rest in
-            backward, with the RNG state replayed (drop path). The chain map a block hands on and an LA
-            block's softmax map (the DP loss's input) are outputs of the checkpointed block and stay
-            alive; their gradients flow into its recomputation. ``'ffn'`` (ours): only each FFN's three
-            hidden maps (fc1, depth-wise conv, GELU: ``mlp_ratio`` × C channels each, most of what
-            training keeps) are recomputed; attention is not. Blocks of frozen stages are not
-            checkpointed. Gradients equal the plain module's (tests/models/backbones/test_lavit_cp.py);
-            memory and time: docs/benchmarks.md. Defaults to False.
+        with_cp (bool | str): Activation checkpointing. ``True`` / ``'block'``: each block keeps only its
+            inputs and recomputes the rest in backward (as mmdet's Swin); ``'ffn'`` (ours): only the FFNs'
+            hidden maps are recomputed. Frozen stages are not checkpointed; gradients are the plain
+            module's. What each keeps and costs: docs/lavit_design.md. Defaults to False.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint='cls.pth', prefix='backbone.')``.
             Defaults to None.
     """
@@ -901,10 +402,11 @@ class LaViT(BaseModule):
         carry = None
         for i, stage in enumerate(self.stages):
             carry_out = self.residual_attention and i + 1 < self.num_stages
-            x, carry, la_maps, maps = stage(x, carry, carry_out, self.record_attention)
+            out = stage(x, carry, carry_out, self.record_attention)
+            x, carry = out.x, out.carry
             if want_aux:
-                dp_terms += [diagonality_loss(a, q_hw, k_hw) for a, q_hw, k_hw in la_maps]
-            self.attention_maps += [a.detach() for a in maps]
+                dp_terms += [diagonality_loss(*m) for m in out.la_maps]
+            self.attention_maps += [a.detach() for a in out.maps]
             if i in self.out_indices:
                 outs.append(x)
         if want_aux:

@@ -7,9 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from mmlavit.models import LaViT
-from mmlavit.models.backbones.lavit import (DWConvFFN, LaViTAttention, Residual, ResidualAttentionDownsample,
-                                            ScoreMap, diagonality_loss, key_conv, pool_keys, pool_queries,
-                                            pool_rows, query_conv)
+from mmlavit.models.backbones.lavit_attention import LaViTAttention
+from mmlavit.models.backbones.lavit_layers import DWConvFFN, ResidualAttentionDownsample
+from mmlavit.models.backbones.lavit_ops import (Residual, ScoreMap, diagonality_loss, key_conv, pool_keys,
+                                                pool_queries, pool_rows, query_conv)
 
 
 def _grid_conv_v1(scores, weight, axis, q_hw, k_hw):
