@@ -2,13 +2,15 @@
 budget on val, in two arms.
 
 * **published**: each method's config as shipped (its paper's or mdistiller's recipe where one exists, ours
-  where the config says so), one setting each; the student alone and CLKD's paper form beside them.
+  where the config says so), one setting each; the student alone and CLKD's re-implementations' form
+  ("CLKD (paper's)", configs/distill/clkd/clkd-reimpl_*) beside them.
 * **parity**: each method tried at every point of its grid in :data:`PARITY` — the CE weight
   (``student_loss_weight``) at the same values for every method, the method's loss weight, and one knob of
-  its own (the temperature of KD, DKD and TRG's KD term; CLKD's L_cc weight ν) — the same number of
-  settings for every method (:func:`check_budget`), KD's temperature and weights included. The setting with
-  the best mean val top-1 over the tuning seeds is chosen; its test top-1 is reported over the seeds,
-  paired by seed with the tuned KD's (mean difference, 95 % t-interval, seeds above).
+  its own (the temperature of KD, DKD and TRG's KD term; CLKD's ``logit_scale``: the paper's 1, or ours
+  against the 1/‖z‖ fade of its normalised rows) — the same number of settings for every method
+  (:func:`check_budget`), KD's temperature and weights included. The setting with the best mean val top-1
+  over the tuning seeds is chosen; its test top-1 is reported over the seeds, paired by seed with the tuned
+  KD's (mean difference, 95 % t-interval, seeds above).
 
 Val is used for choosing, test only reported. Every run is one of the methods study's
 (:mod:`mmlavit.analysis.distill`: same derived configs, same run folders)."""
@@ -42,7 +44,7 @@ PARITY = {
     'DKD': [CE_AXIS, ({DKD + 'alpha': 1.0, DKD + 'beta': 8.0}, {DKD + 'alpha': 4.0, DKD + 'beta': 32.0}),
             axis(DKD + 'temperature', 4.0, 2.0)],
     'CLKD': [CE_AXIS, axis(LOSSES + 'loss_clkd.loss_weight', 4.0, 1.0),
-             axis(LOSSES + 'loss_clkd.nu', 0.4, 0.0)],
+             axis(LOSSES + 'loss_clkd.logit_scale', 1.0, 'student_norm')],
     'TRG (+KD)': [CE_AXIS, axis(tuple(LOSSES + 'loss_trg.' + k for k in ('alpha', 'beta', 'gamma')),
                                 4.0, 1.0), axis(KD_T, 4.0, 2.0)],
 }

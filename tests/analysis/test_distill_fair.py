@@ -38,16 +38,16 @@ def test_parity_configs_get_the_grid_values(tmp_path):
     the last point of each grid: every key at both of its values)."""
     keys = {'KD': {CE, L + 'loss_kd.loss_weight', L + 'loss_kd.temperature'},
             'DKD': {CE, L + 'loss_dkd.alpha', L + 'loss_dkd.beta', L + 'loss_dkd.temperature'},
-            'CLKD': {CE, L + 'loss_clkd.loss_weight', L + 'loss_clkd.nu'},
+            'CLKD': {CE, L + 'loss_clkd.loss_weight', L + 'loss_clkd.logit_scale'},
             'TRG (+KD)': {CE, L + 'loss_trg.alpha', L + 'loss_trg.beta', L + 'loss_trg.gamma',
                           L + 'loss_kd.temperature'}}
     src = distill.REAL['font-glyphs100']
     root = str(tmp_path)
     teacher = distill.teacher_spec(root, 'resnet32', 30)
     # each axis' first key: the CE weight, the loss weight (DKD: α, with β at 8 α), the third knob
-    first = {'KD': (0.1, 0.9, 4.0), 'DKD': (0.1, 1.0, 4.0), 'CLKD': (0.1, 4.0, 0.4),
+    first = {'KD': (0.1, 0.9, 4.0), 'DKD': (0.1, 1.0, 4.0), 'CLKD': (0.1, 4.0, 1.0),
              'TRG (+KD)': (0.1, 4.0, 4.0)}
-    last = {'KD': (1.0, 3.6, 2.0), 'DKD': (1.0, 4.0, 2.0), 'CLKD': (1.0, 1.0, 0.0),
+    last = {'KD': (1.0, 3.6, 2.0), 'DKD': (1.0, 4.0, 2.0), 'CLKD': (1.0, 1.0, 'student_norm'),
             'TRG (+KD)': (1.0, 1.0, 2.0)}
     dirs = set()
     for m, want in keys.items():
