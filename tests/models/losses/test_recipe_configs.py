@@ -40,3 +40,41 @@ def test_study_switches_are_plain_keys_of_the_method_bases():
     assert {'loss_weight', 'logit_scale'} <= set(clkd.losses.loss_clkd) and 'student_loss_weight' in clkd
     trg = get_config('mmlavit::distill/_base_/methods/trg.py').distill_method.losses.loss_trg
     assert {'num_tokens', 'patch_size', 'patch_mode', 'local_tokens', 'graph_reduction'} <= set(trg)
+
+
+@pytest.mark.parametrize('options,tokens', [
+    ({}, 4),  # the shipped leaf: 4 averaged 4x4 patches of the 8x8 last map
+    ({'model.losses.loss_trg.patch_size': 1}, 64),  # each position of the 8x8 map a token
+    ({'model.recorders.feat.source': 'backbone.layers.1', 'model.loss_inputs.loss_trg.student.item': None,
+      'model.loss_inputs.loss_trg.teacher.item': None, 'model.losses.loss_trg.student_dim': 32,
+      'model.losses.loss_trg.teacher_dim': 32, 'model.losses.loss_trg.patch_size': 1}, 256),  # stage 2, 16x16
+])
+def test_trg_tokens_that_carry_space_are_config_keys(options, tokens):
+    """TRG's tokens from the 8x8 last map position by position, or from an earlier stage, by setting keys the
+    leaf already has (as the study's options do)."""
+    import torch
+    from mmengine.registry import MODELS, DefaultScope
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/distill/trg/trg_resnet32-resnet8_synth-cls100.py'))
+    for key in options:  # existing keys only, as the study's options
+        node = cfg
+        for part in key.split('.'):
+            assert part in node, key
+            node = node[part]
+    cfg.merge_from_dict(options)
+    model_cfg = cfg.model.to_dict()
+    model_cfg['teacher'].update(checkpoint=None)
+    model_cfg['allow_random_teacher'] = True
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(model_cfg)
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad(), model.recording():
+        model.student(x, mode='tensor')
+        model.teacher(model.teacher_inputs(x), mode='tensor')
+        kwargs = model.loss_inputs.gather('loss_trg', None)
+        loss = model.distill_losses['loss_trg']
+        loss.check_inputs(kwargs, 'model.losses.loss_trg', 'model.losses.loss_trg')
+        fs, ft = loss.tokens(**kwargs)
+        terms = loss(**kwargs)
+    assert fs.shape[:2] == ft.shape[:2] == (2, tokens)
+    assert all(torch.isfinite(v) for v in terms.values()) and terms['loss_trg_inner'] > 0

@@ -2,9 +2,11 @@
 # Tokens come from the last backbone feature map of each model (`backbone`, last item), split into 4x4
 # patches, each averaged into one token (patch_size=4, patch_mode='mean'): at 32 px the CIFAR ResNets' 8x8
 # map gives 4 tokens per image, which average to the pooled feature the classifier sees. Tokens that carry
-# space: patch_size=1 (each of the 64 positions a token) or an earlier stage (a recorder on e.g.
-# `backbone.layer2`, with student_dim / teacher_dim). Leaves set student_dim / teacher_dim, and patch_size
-# where the map is not a multiple of 4; every trg_* leaf keeps >= 2 tokens per image (L_inner is not 0).
+# space: patch_size=1 (each of the 64 positions a token) or an earlier stage (recorders.feat.source=
+# 'backbone.layers.1', loss_inputs.loss_trg.{student,teacher}.item=None, student_dim / teacher_dim that
+# stage's widths, 32 for resnet8 / resnet32; tests/models/losses/test_recipe_configs.py). Leaves set
+# student_dim / teacher_dim, and patch_size where the map is not a multiple of 4; every trg_* leaf keeps
+# >= 2 tokens per image.
 # Ours (not in the paper's readable text), each a key: λ = 0.9 with CE 0.1 and T = 4 as plain KD,
 # α = β = γ = 4, k = 8, 16 tokens per image, τ 0.5 -> 0.07, local_norm='sum' (SNE's neighbour
 # probabilities), local_tokens='projected' (the paper's: 'raw') and graph_reduction='mean' (the paper's
