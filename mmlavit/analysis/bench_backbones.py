@@ -138,7 +138,7 @@ def layer_table(shapes, device, warmup, repeats):
     """VA vs LA layer of each LaViT stage (the same layers in T, S and B: widths, heads and spatial
     reductions agree; only depths and FFN widths differ): best-of time and MACs."""
     from mmlavit.models import LaViT
-    from mmlavit.models.backbones.lavit import LaViTAttention
+    from mmlavit.models.backbones.lavit_attention import LaViTAttention
     ref = LaViT('tiny')
     dims, heads, srs = ref.arch['embed_dims'], ref.arch['num_heads'], ref.arch['sr_ratios']
     lines = ['| input | stage | N queries | M keys (VA) / pooled (LA) | VA ms | LA ms | VA/LA time '

@@ -1,6 +1,7 @@
-"""Training-step cost of distillation, in one process: the student alone and with KD, DKD, CLKD (ours and the
-paper's form) and TRG (+KD) through SingleTeacherDistiller — same teacher, same batch, same optimizer (SGD),
-all timed in interleaved rounds — as time and activation-memory ratios over the student alone and over KD.
+"""Training-step cost of distillation, in one process: the student alone and with KD, DKD, CLKD (the
+``clkd`` and ``clkd_reimpl`` method bases) and TRG (+KD) through SingleTeacherDistiller — same teacher, same
+batch, same optimizer (SGD), all timed in interleaved rounds — as time and activation-memory ratios over the
+student alone and over KD.
 
     python tools/analysis_tools/benchmark_distill.py              # CIFAR resnet32x4 -> resnet8x4, batch 64
     python tools/analysis_tools/benchmark_distill.py --teacher resnet56 --student resnet20 --batch 128
@@ -19,7 +20,7 @@ from mmlavit.analysis.report import write_table
 from mmlavit.analysis.timing import interleaved, machine, saved_activation_bytes
 
 CH = {'resnet8x4': 256, 'resnet32x4': 256}
-METHODS = {'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', "CLKD (paper's)": 'clkd_reimpl', 'TRG (+KD)': 'trg'}
+METHODS = {'KD': 'kd', 'DKD': 'dkd', 'CLKD': 'clkd', 'CLKD (re-impl.)': 'clkd_reimpl', 'TRG (+KD)': 'trg'}
 
 
 def classifier(arch):

@@ -167,6 +167,6 @@ class AttentionLayer(torch.nn.Module):
         self.attn, self.hw, self.prev_k_hw = attn, hw, prev_k_hw
 
     def forward(self, x, prev=None):
-        from mmlavit.models.backbones.lavit import ScoreMap
+        from mmlavit.models.backbones.lavit_ops import ScoreMap
         prev = None if prev is None else ScoreMap(prev, self.hw, self.prev_k_hw)
         return self.attn(x, self.hw, prev, chain='pooled' if prev is not None else None)[0]
