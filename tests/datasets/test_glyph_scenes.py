@@ -29,6 +29,7 @@ def test_scene_instances_are_the_visible_parts():
 
 def test_coco_layout_read_by_mmdet(tmp_path):
     from mmdet.datasets import CocoDataset
+
     # min_visible 0.95: a glyph with more than 5 % hidden is marked crowd (ignored), to see some here
     files = make_glyph_coco(str(tmp_path), num_train=6, num_val=3, img_size=(96, 128), fonts=FONTS,
                             val_fonts=1, seed=3, max_objects=12, min_height=16, min_visible=0.95)
