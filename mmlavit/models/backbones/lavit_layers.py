@@ -35,10 +35,16 @@ class OverlapPatchEmbed(nn.Module):
 class DWConvFFN(nn.Module):
     """PVTv2 feed-forward: fc -> 3×3 depth-wise conv -> GELU -> fc. ``(B, N, C) -> (B, N, C)``.
 
+    fc1/fc2 run as 1×1 convolutions (the same weights) on the channels-last view of the tokens; where nothing
+    needs gradients, GELU runs in place on the depth-wise conv's output (one large allocation and its page
+    faults fewer).
+
     Args:
         dim (int): Token channels C.
         hidden (int): Hidden channels.
         drop (float): Dropout after the activation and the last fc. Defaults to 0.
+        with_cp (bool): Keep only the input and recompute the three hidden maps in backward. Defaults to
+            False.
     """
 
     def __init__(self, dim: int, hidden: int, drop: float = 0., with_cp: bool = False):
@@ -48,18 +54,19 @@ class DWConvFFN(nn.Module):
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden, dim)
         self.drop = nn.Dropout(drop)
-        self.with_cp = with_cp  # keep only the input; recompute the three hidden maps in backward
+        self.with_cp = with_cp
 
     def _hidden(self, x):  # (B, C, H, W) channels-last view -> same
-        x = F.conv2d(x, self.fc1.weight[:, :, None, None], self.fc1.bias)
-        x = self.drop(self.act(self.dwconv(x)))
-        return F.conv2d(x, self.fc2.weight[:, :, None, None], self.fc2.bias)
+        x = self.dwconv(F.conv2d(x, self.fc1.weight[:, :, None, None], self.fc1.bias))
+        if x.requires_grad or _exporting():
+            x = self.act(x)
+        else:
+            x = torch.ops.aten.gelu_(x)  # the same kernel, writing into the conv's output
+        return F.conv2d(self.drop(x), self.fc2.weight[:, :, None, None], self.fc2.bias)
 
     def forward(self, x, hw: HW):
         b, n, c = x.shape
-        # the (B, N, C) tokens seen as a channels-last (B, C, H, W) view (no transposing copies), and fc1/fc2
-        # run as 1×1 convolutions on it with the same weights (oneDNN's kernels, bias fused)
-        x = x.reshape(b, *hw, c).permute(0, 3, 1, 2)
+        x = x.reshape(b, *hw, c).permute(0, 3, 1, 2)  # channels-last view: no transposing copies
         if self.with_cp and x.requires_grad:
             x = cp.checkpoint(self._hidden, x, use_reentrant=False)
         else:

@@ -459,23 +459,26 @@ def test_fused_attention_paths_equal_the_explicit_maps(la_chain):
 
 @pytest.mark.parametrize('b,hw', [(2, (7, 9)), (1, (16, 16))])
 def test_ffn_as_1x1_convolutions_equals_the_linear_layers(b, hw):
-    """fc1/fc2 run as 1×1 convolutions on the channels-last view of the tokens; the previous form applied the
-    linear layers to the (B, N, C) tokens: same output and same gradients (input and every weight)."""
+    """fc1/fc2 run as 1×1 convolutions on the channels-last view of the tokens; the plain form applies the
+    linear layers to the (B, N, C) tokens: same output and gradients (input and every weight); the in-place
+    GELU of inference gives the same output."""
     torch.manual_seed(0)
     f = DWConvFFN(16, 48)
     x = torch.randn(b, hw[0] * hw[1], 16, requires_grad=True)
 
-    def old(x):
+    def plain(x):
         y = f.fc1(x)
         y = f.dwconv(y.transpose(1, 2).reshape(b, 48, *hw)).flatten(2).transpose(1, 2)
-        return f.fc2(f.act(y))
+        return f.fc2(F.gelu(y))
     w = torch.randn(b, hw[0] * hw[1], 16)
     params = [x, f.fc1.weight, f.fc1.bias, f.dwconv.weight, f.fc2.weight, f.fc2.bias]
-    new_out, old_out = f(x, hw), old(x)
-    assert torch.allclose(new_out, old_out, atol=1e-5)
-    for g_new, g_old in zip(torch.autograd.grad((new_out * w).sum(), params),
-                            torch.autograd.grad((old_out * w).sum(), params)):
-        assert torch.allclose(g_new, g_old, atol=1e-4)
+    got, want = f(x, hw), plain(x)
+    assert torch.allclose(got, want, atol=1e-5)
+    for g_got, g_want in zip(torch.autograd.grad((got * w).sum(), params),
+                             torch.autograd.grad((want * w).sum(), params)):
+        assert torch.allclose(g_got, g_want, atol=1e-4)
+    with torch.no_grad():
+        assert torch.equal(f(x, hw), got.detach())
 
 
 def test_pooling_keys_commutes_with_the_product():
