@@ -2,12 +2,11 @@
 from typing import Optional, Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from mmlavit.registry import register
 
-from .multi_level import Maps, check_feature_pairs, check_same_shape, sum_levels
+from .multi_level import FeatureMapLoss
 
 
 def channel_wise_divergence(student: torch.Tensor, teacher: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
@@ -21,7 +20,7 @@ def channel_wise_divergence(student: torch.Tensor, teacher: torch.Tensor, tau: f
 
 
 @register('model')
-class ChannelWiseDivergence(nn.Module):
+class ChannelWiseDivergence(FeatureMapLoss):
     """``L = w · τ²/(N·C) · Σ_{n,c} KL(p_T^{nc} ‖ p_S^{nc})`` with ``p^{nc} = softmax(x_{nc}/τ)`` over the
     H·W positions of channel c of image n: each channel becomes a distribution over space, and the student
     matches where the teacher's channel puts its mass (the paper's form; mmrazor's name and arguments).
@@ -40,23 +39,12 @@ class ChannelWiseDivergence(nn.Module):
 
     def __init__(self, tau: float = 1.0, loss_weight: float = 1.0,
                  level_weights: Optional[Sequence[float]] = None):
-        super().__init__()
+        super().__init__(loss_weight, level_weights)
         if tau <= 0:
             raise ValueError(f'tau must be positive, got {tau}')
-        self.tau, self.loss_weight = tau, loss_weight
-        self.level_weights = level_weights
+        self.tau = tau
 
-    def check_inputs(self, inputs: dict, key: str, where: str) -> None:
-        """The distiller's hook: each level's maps have the same shape, else an error naming the
-        recorders, both shapes and the connector to add."""
-        check_feature_pairs(inputs, key, where, self.level_weights)
+    min_ndim = 3
 
-    def _one(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        check_same_shape(s, t, 'ChannelWiseDivergence')
-        if s.ndim < 3:
-            raise ValueError(f'ChannelWiseDivergence takes (N, C, H, W) maps, got shape {tuple(s.shape)}')
+    def one_level(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return channel_wise_divergence(s, t, self.tau)
-
-    def forward(self, student: Maps, teacher: Maps) -> torch.Tensor:
-        return self.loss_weight * sum_levels(self._one, student, teacher, self.level_weights,
-                                             'ChannelWiseDivergence')

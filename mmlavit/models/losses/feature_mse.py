@@ -2,15 +2,14 @@
 from typing import Optional, Sequence
 
 import torch
-import torch.nn as nn
 
 from mmlavit.registry import register
 
-from .multi_level import Maps, check_feature_pairs, check_same_shape, sum_levels
+from .multi_level import FeatureMapLoss
 
 
 @register('model')
-class FeatureMSELoss(nn.Module):
+class FeatureMSELoss(FeatureMapLoss):
     """``L = w · Σ_l w_l · d(S_l, T_l)``: the student's map (through a connector when the shapes differ, e.g.
     FitNet's regressor = a ``ChannelAdapter``) regresses the teacher's.
 
@@ -30,21 +29,11 @@ class FeatureMSELoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean',
                  level_weights: Optional[Sequence[float]] = None):
-        super().__init__()
+        super().__init__(loss_weight, level_weights)
         if reduction not in ('mean', 'batchsum'):
             raise ValueError(f"reduction must be 'mean' or 'batchsum', got {reduction!r}")
-        self.loss_weight, self.reduction, self.level_weights = loss_weight, reduction, level_weights
+        self.reduction = reduction
 
-    def check_inputs(self, inputs: dict, key: str, where: str) -> None:
-        """The distiller's hook: each level's maps have the same shape, else an error naming the
-        recorders, both shapes and the connector to add."""
-        check_feature_pairs(inputs, key, where, self.level_weights)
-
-    def _one(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        check_same_shape(s, t, 'FeatureMSELoss')
+    def one_level(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         sq = (s - t.detach()).pow(2)
         return sq.mean() if self.reduction == 'mean' else sq.flatten(1).sum(1).mean()
-
-    def forward(self, student: Maps, teacher: Maps) -> torch.Tensor:
-        return self.loss_weight * sum_levels(self._one, student, teacher, self.level_weights,
-                                             'FeatureMSELoss')

@@ -132,3 +132,34 @@ def check_feature_pairs(inputs: dict, key: str, where: str,
                              f'{tuple(t.shape)}; the loss compares them element by element and nothing is '
                              'resized silently: '
                              + connector_hint(s.shape, t.shape, f'model.loss_inputs.{loss}.student'))
+
+
+class FeatureMapLoss(nn.Module):
+    """Base of the losses that compare maps element by element (CWD, PKD, feature MSE):
+    ``w · Σ_l w_l · one_level(S_l, T_l)`` over one map or a sequence of levels, with the shape check the
+    distiller calls before the first step. Subclasses define :meth:`one_level` on one pair of maps of the
+    same shape (``min_ndim`` dimensions at least)."""
+    min_ndim = 1
+
+    def __init__(self, loss_weight: float = 1.0, level_weights: Optional[Sequence[float]] = None):
+        super().__init__()
+        self.loss_weight, self.level_weights = loss_weight, level_weights
+
+    def check_inputs(self, inputs: dict, key: str, where: str) -> None:
+        """The distiller's hook: each level's maps have the same shape, else an error naming the
+        recorders, both shapes and the connector to add."""
+        check_feature_pairs(inputs, key, where, self.level_weights)
+
+    def one_level(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _one(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        name = type(self).__name__
+        check_same_shape(s, t, name)
+        if s.ndim < self.min_ndim:
+            raise ValueError(f'{name} takes (N, C, H, W) maps, got shape {tuple(s.shape)}')
+        return self.one_level(s, t)
+
+    def forward(self, student: Maps, teacher: Maps) -> torch.Tensor:
+        return self.loss_weight * sum_levels(self._one, student, teacher, self.level_weights,
+                                             type(self).__name__)

@@ -2,12 +2,11 @@
 from typing import Optional, Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from mmlavit.registry import register
 
-from .multi_level import Maps, check_feature_pairs, check_same_shape, sum_levels
+from .multi_level import FeatureMapLoss
 
 
 def standardize_channels(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -20,7 +19,7 @@ def standardize_channels(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
 
 @register('model')
-class PKDLoss(nn.Module):
+class PKDLoss(FeatureMapLoss):
     """``L = w · Σ_l w_l · ½ · MSE(ŝ_l, t̂_l)``, with ``x̂`` each channel of level l standardised over its
     N·H·W values (:func:`standardize_channels`). For one channel ``½ · mean((ŝ − t̂)²) = 1 − r``, r the
     Pearson correlation of student and teacher: the loss asks for the teacher's pattern, not its magnitude.
@@ -41,19 +40,10 @@ class PKDLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0, level_weights: Optional[Sequence[float]] = None,
                  eps: float = 1e-6):
-        super().__init__()
-        self.loss_weight, self.level_weights, self.eps = loss_weight, level_weights, eps
+        super().__init__(loss_weight, level_weights)
+        self.eps = eps
 
-    def check_inputs(self, inputs: dict, key: str, where: str) -> None:
-        """The distiller's hook: each level's maps have the same shape, else an error naming the
-        recorders, both shapes and the connector to add."""
-        check_feature_pairs(inputs, key, where, self.level_weights)
+    min_ndim = 3
 
-    def _one(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        check_same_shape(s, t, 'PKDLoss')
-        if s.ndim < 3:
-            raise ValueError(f'PKDLoss takes (N, C, H, W) maps, got shape {tuple(s.shape)}')
+    def one_level(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return 0.5 * F.mse_loss(standardize_channels(s, self.eps), standardize_channels(t.detach(), self.eps))
-
-    def forward(self, student: Maps, teacher: Maps) -> torch.Tensor:
-        return self.loss_weight * sum_levels(self._one, student, teacher, self.level_weights, 'PKDLoss')
