@@ -16,6 +16,7 @@ model = dict(
                    fpn=dict(type='ModuleOutputs', source='neck')),
     losses=dict(loss_kd=dict(type='KDLoss', temperature=2.0, loss_weight=1.0),
                 loss_trg=dict(type='MultiLevelLoss', level_weights=(1.0, 1.0, 1.0, 1.0, 1.0),
-                              loss=dict(type='TRGLoss', student_dim=256, teacher_dim=256, num_tokens=16))),
+                              loss=dict(type='TRGLoss', student_dim=256, teacher_dim=256, num_tokens=16,
+                                        graph_reduction='mean'))),
     loss_inputs=dict(loss_kd=dict(student=cls_logits, teacher=cls_logits),
                      loss_trg=dict(student=fpn, teacher=fpn)))

@@ -12,6 +12,7 @@ model = dict(_delete_=True, type='SingleTeacherDistiller', student=_base_.model,
              recorders=dict(logits=dict(type='ModuleOutputs', source='decode_head.conv_seg'),
                             feat=dict(type='ModuleOutputs', source='backbone')),
              losses=dict(loss_kd=dict(type='KDLoss', temperature=1.0, loss_weight=1.0),
-                         loss_trg=dict(type='TRGLoss', student_dim=512, teacher_dim=512, num_tokens=16)),
+                         loss_trg=dict(type='TRGLoss', student_dim=512, teacher_dim=512, num_tokens=16,
+                                       graph_reduction='mean')),
              loss_inputs=dict(loss_kd=dict(student=pix_logits, teacher=pix_logits),
                               loss_trg=dict(student=last_stage, teacher=last_stage)))

@@ -13,6 +13,7 @@ model = dict(_delete_=True, type='SingleTeacherDistiller', student=_base_.model,
              recorders=dict(cls=dict(type='ModuleOutputs', source='bbox_head.retina_cls'),
                             feat=dict(type='ModuleOutputs', source='backbone')),
              losses=dict(loss_kd=dict(type='KDLoss', temperature=2.0, loss_weight=1.0),
-                         loss_trg=dict(type='TRGLoss', student_dim=512, teacher_dim=512, num_tokens=16)),
+                         loss_trg=dict(type='TRGLoss', student_dim=512, teacher_dim=512, num_tokens=16,
+                                       graph_reduction='mean')),
              loss_inputs=dict(loss_kd=dict(student=cls_logits, teacher=cls_logits),
                               loss_trg=dict(student=last_stage, teacher=last_stage)))

@@ -23,9 +23,9 @@ loss and a :class:`KDLoss` in the config).
   at temperature τ, which decays from ``tau_start`` to ``tau_end`` on a cosine as training progresses
   (:meth:`set_progress`, 0 → 1).
 * ``graph_reduction``: ``L_local`` and ``L_global`` summed over the V graph nodes (``'sum'``, as the paper's
-  summary writes them) or averaged (``'mean'``, ours, the default): ``'sum'`` is ``'mean'`` × V
+  summary writes them, the default) or averaged (``'mean'``, ours): ``'sum'`` is ``'mean'`` × V
   (V = batch × ``num_tokens``), i.e. β and γ rescaled with the batch size; the paper's weights are not
-  known, so the mean keeps them batch-independent.
+  known, and the mean keeps them batch-independent (the shipped leaves set it).
 
 Where a token sits matters: every term compares student and teacher token by token at the same positions,
 so tokens must come from a map that carries space (e.g. each position of a CIFAR ResNet's 8×8 last map at
@@ -120,15 +120,15 @@ class TRGLoss(WarmupLoss):
             linearly from 0 (0: no ramp; with a ramp the terms are 0 until :meth:`set_progress` is called).
         local_tokens (str): the student graph of ``L_local`` on ``'raw'`` tokens (the paper's) or
             ``'projected'`` ones (ours). Defaults to ``'raw'``.
-        graph_reduction (str): ``L_local`` and ``L_global`` as a ``'mean'`` over the graph's nodes (ours)
-            or a ``'sum'`` (the paper's summary). Defaults to ``'mean'``.
+        graph_reduction (str): ``L_local`` and ``L_global`` as a ``'sum'`` over the graph's nodes (the
+            paper's summary) or a ``'mean'`` (ours). Defaults to ``'sum'``.
     """
 
     def __init__(self, student_dim: int, teacher_dim: int, num_tokens: int = 16, k: int = 8,
                  alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0, tau_start: float = 0.5,
                  tau_end: float = 0.07, inner_reduction: str = 'element', local_norm: str = 'softmax',
                  warmup: float = 0.0, patch_size: int = 1, patch_mode: str = 'flatten',
-                 local_tokens: str = 'raw', graph_reduction: str = 'mean'):
+                 local_tokens: str = 'raw', graph_reduction: str = 'sum'):
         super().__init__(warmup)
         if local_tokens not in ('raw', 'projected'):
             raise ValueError(f"local_tokens must be 'raw' or 'projected', got {local_tokens!r}")

@@ -35,7 +35,8 @@ def test_local_term_softmax_vs_row_sum():
     torch.manual_seed(0)
     t, s = torch.randn(1, 2, 2, 2), torch.randn(1, 2, 2, 2)  # 4 tokens of dim 2 -> 4 nodes
     for norm in ('softmax', 'sum'):
-        loss = TRGLoss(2, 2, num_tokens=4, k=2, alpha=0., beta=1., gamma=0., local_norm=norm)
+        loss = TRGLoss(2, 2, num_tokens=4, k=2, alpha=0., beta=1., gamma=0., local_norm=norm,
+                       graph_reduction='mean')
         with torch.no_grad():
             loss.projector.weight.copy_(torch.eye(2))
             loss.projector.bias.zero_()
@@ -50,7 +51,7 @@ def test_local_term_softmax_vs_row_sum():
 
 
 def test_global_term_hand_computed_and_schedule():
-    loss = TRGLoss(2, 2, num_tokens=2, k=1, alpha=0., beta=0., gamma=1.)
+    loss = TRGLoss(2, 2, num_tokens=2, k=1, alpha=0., beta=0., gamma=1., graph_reduction='mean')
     with torch.no_grad():
         loss.projector.weight.copy_(torch.eye(2))
         loss.projector.bias.zero_()
@@ -183,7 +184,8 @@ def test_loss_depends_on_where_tokens_sit_the_pooled_feature_does_not():
 def test_graph_reduction_sum_is_mean_times_nodes():
     torch.manual_seed(0)
     s, t = torch.randn(3, 4, 4, 4), torch.randn(3, 4, 4, 4)
-    mean, total = TRGLoss(4, 4, num_tokens=5, k=3), TRGLoss(4, 4, num_tokens=5, k=3, graph_reduction='sum')
+    assert TRGLoss(4, 4).graph_reduction == 'sum'  # the paper's summary is the default; the mean is ours
+    mean, total = TRGLoss(4, 4, num_tokens=5, k=3, graph_reduction='mean'), TRGLoss(4, 4, num_tokens=5, k=3)
     total.load_state_dict(mean.state_dict())
     torch.manual_seed(1)
     m = mean(s, t)
@@ -202,7 +204,7 @@ def test_local_graph_on_raw_or_projected_student_tokens():
     gets no gradient from L_local; ``'projected'`` (ours): on the projected ones."""
     torch.manual_seed(0)
     s, t = torch.randn(2, 4, 4, 4, requires_grad=True), torch.randn(2, 8, 4, 4)
-    only_local = dict(num_tokens=8, k=3, alpha=0., beta=1., gamma=0.)
+    only_local = dict(num_tokens=8, k=3, alpha=0., beta=1., gamma=0., graph_reduction='mean')
     raw, proj = TRGLoss(4, 8, **only_local), TRGLoss(4, 8, **only_local, local_tokens='projected')
     proj.load_state_dict(raw.state_dict())
     torch.manual_seed(1)
