@@ -124,7 +124,8 @@ def check_feature_pairs(inputs: dict, key: str, where: str,
     if st is None or te is None:
         return
     pairs = level_pairs(st, te, level_weights, where)
-    loss = key.rsplit('.', 1)[-1]
+    parts = key.split('.')  # 'model.losses.<loss>', or '<that>.loss' from MultiLevelLoss
+    loss = parts[2] if key.startswith('model.losses.') and len(parts) > 2 else parts[-1]
     for i, (s, t, _) in enumerate(pairs):
         if torch.is_tensor(s) and torch.is_tensor(t) and s.shape != t.shape:
             lvl = f' level {i}:' if len(pairs) > 1 else ''
@@ -137,7 +138,8 @@ def check_feature_pairs(inputs: dict, key: str, where: str,
 class FeatureMapLoss(nn.Module):
     """Base of the losses that compare maps element by element (CWD, PKD, feature MSE):
     ``w · Σ_l w_l · one_level(S_l, T_l)`` over one map or a sequence of levels, with the shape check the
-    distiller calls before the first step. Subclasses define :meth:`one_level` on one pair of maps of the
+    distiller calls before each loss (naming the recorders and the connector to add; the loss itself checks
+    again when called outside a distiller). Subclasses define :meth:`one_level` on one pair of maps of the
     same shape (``min_ndim`` dimensions at least)."""
     min_ndim = 1
 

@@ -165,6 +165,10 @@ def test_multi_level_wrapper_sums_terms_per_key_and_passes_on_progress_and_check
     bad = [torch.randn(2, 6, 3, 3)] * 2
     with pytest.raises(ValueError, match=r'WHERE level 0.*model\.losses\.l\.loss\.student_dim=6'):
         trg.check_inputs(dict(student=bad, teacher=t), 'model.losses.l', 'WHERE')
+    # a map loss inside the wrapper names the distiller's loss input to put the connector on
+    mse = MultiLevelLoss(dict(type='FeatureMSELoss'))
+    with pytest.raises(ValueError, match=r'to model\.loss_inputs\.loss_fm\.student'):
+        mse.check_inputs(dict(student=bad, teacher=t), 'model.losses.loss_fm', 'WHERE')
 
 
 def test_registered_in_the_downstream_scopes_without_replacing_theirs():
