@@ -10,7 +10,8 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-from .stats import mean_std, paired
+from mmlavit.evaluation.stats import mean_std, paired
+
 from .study import Result, Run, Test, repo_path
 
 STUDENTS = {'synth-cls100': 'resnet8', 'digits': 'resnet8x0.5'}

@@ -18,9 +18,10 @@ import itertools
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmlavit.evaluation.stats import mean_std
+
 from .distill import METHODS, fmt, fmt_paired, real_run, real_run_dir, summarise, teacher_run, teacher_spec
 from .distill_sweep import describe
-from .stats import mean_std
 
 CE = 'model.student_loss_weight'
 LOSSES = 'model.losses.'

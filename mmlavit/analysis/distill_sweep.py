@@ -5,8 +5,9 @@ the same shared settings (teacher, batch size, KD temperature); every run is one
 import os.path as osp
 from typing import Dict, List, Sequence, Tuple
 
+from mmlavit.evaluation.stats import mean_std
+
 from .distill import METHODS, fmt, fmt_paired, real_run, real_run_dir, summarise, teacher_run, teacher_spec
-from .stats import mean_std
 
 BASE_TEACHER = ('resnet32', 30)
 KD_T = 'model.losses.loss_kd.temperature'

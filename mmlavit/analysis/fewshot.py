@@ -7,7 +7,8 @@ import json
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-from .stats import mean_ci95
+from mmlavit.evaluation.stats import mean_ci95
+
 from .study import Result, Run, Test
 
 METHODS = ['maml', 'gp-maml', 'anil', 'gp-anil', 'boil', 'gp-boil', 'gp-maml-self', 'gp-maml-split',

@@ -6,7 +6,8 @@ import os.path as osp
 import re
 from typing import Dict, List, Sequence
 
-from .stats import mean_std
+from mmlavit.evaluation.stats import mean_std
+
 from .study import Run
 
 CONFIG = 'configs/lavit/lavit-t_synth-cls.py'

@@ -9,8 +9,9 @@ from typing import List, Optional, Sequence
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
-from mmlavit.analysis.stats import mean_ci95  # (mean, 1.96 · std / √n): what few-shot papers report
 from mmlavit.registry import register
+
+from .stats import mean_ci95  # (mean, 1.96 · std / √n): what few-shot papers report
 
 __all__ = ['FewShotMetric', 'mean_ci95']
 

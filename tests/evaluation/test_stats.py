@@ -1,9 +1,9 @@
-"""mmlavit.analysis.stats against hand-computed values (scipy only as the reference for the t quantile)."""
+"""mmlavit.evaluation.stats against hand-computed values (scipy only as the reference for the t quantile)."""
 import math
 
 import pytest
 
-from mmlavit.analysis import stats
+from mmlavit.evaluation import stats
 
 
 def test_mean_std_by_hand():
