@@ -2,7 +2,7 @@
 
 Like the OpenMMLab packages, the repository's ``configs/`` and ``tools/`` are shipped inside the package
 under ``mmlavit/.mim`` (symlinked for an editable install, copied into wheels), so that installed users can
-write ``_base_ = 'mmlavit::lavit/lavit-tiny_8xb128_in1k.py'`` and ``mim`` finds our configs.
+write ``_base_ = 'mmlavit::lavit/lavit-t_8xb128_in1k.py'`` and ``mim`` finds our configs.
 """
 import os
 import os.path as osp

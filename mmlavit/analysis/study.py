@@ -127,7 +127,9 @@ def config_digest(config: str) -> Optional[str]:
             warnings.simplefilter('ignore')
             from mmengine.config import Config
             text = Config.fromfile(repo_path(config)).pretty_text
-    except Exception:  # noqa: BLE001 — not an mmengine config: no digest
+    except Exception as e:  # noqa: BLE001 — e.g. a test's stand-in: no digest, said
+        warnings.warn(f'{config}: not loadable as an mmengine config ({type(e).__name__}: {e}); its runs are '
+                      'reused by their command alone, without a digest of the resolved config')
         return None
     return hashlib.sha1(text.encode()).hexdigest()
 

@@ -156,7 +156,7 @@ class _BinPool(nn.Module):
         self.size = (size, size) if isinstance(size, int) else tuple(size)
 
     def forward(self, x):
-        from mmlavit.models.backbones.lavit import _bin_matrix
+        from mmlavit.models.backbones.lavit_ops import _bin_matrix
         ph, pw = _bin_matrix(x.shape[2], self.size[0], x), _bin_matrix(x.shape[3], self.size[1], x)
         return ph @ x @ pw.t()
 

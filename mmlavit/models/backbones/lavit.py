@@ -29,7 +29,6 @@ from mmlavit.registry import register
 
 from .lavit_attention import LaViTAttention, LayerOutput
 from .lavit_layers import DWConvFFN, OverlapPatchEmbed, ResidualAttentionDownsample
-from .lavit_ops import _bin_matrix  # noqa: F401 (tools/deployment/pytorch2onnx.py imports it from here)
 from .lavit_ops import HW, ScoreMap, diagonality_loss
 
 
