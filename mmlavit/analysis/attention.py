@@ -55,10 +55,10 @@ def _pool_keys(t: torch.Tensor, m: int) -> torch.Tensor:
     if k == m:
         return t
     side, side_m = int(round(k ** 0.5)), int(round(m ** 0.5))
-    if side * side == k and side_m * side_m == m:
-        pooled = F.adaptive_avg_pool2d(t.reshape(b * h, n, side, side), side_m).reshape(b, h, n, m)
-    else:
-        pooled = F.adaptive_avg_pool1d(t.reshape(b * h, n, k), m).reshape(b, h, n, m)
+    if side * side != k or side_m * side_m != m:  # pooling the flat index would mix rows of the key grid
+        raise ValueError(f'attention maps over {k} and {m} keys: comparing a VA and an LA layer needs '
+                         'square key grids; use a square input (e.g. 224 x 224) for the saturation analysis')
+    pooled = F.adaptive_avg_pool2d(t.reshape(b * h, n, side, side), side_m).reshape(b, h, n, m)
     return pooled * (k / m)
 
 
@@ -156,7 +156,13 @@ def query_attention(model, maps, where, layer: int, query, hw) -> torch.Tensor:
     stride = 4 * 2 ** s
     qh, qw = -(-h // stride), -(-w // stride)
     r = find_lavit(model).stages[s].blocks[j].attn.sr_ratio
-    kh, kw = (qh // r, qw // r) if r > 1 else (qh, qw)
+    k = maps[layer].shape[-1]
+    side = int(round(k ** 0.5))
+    grids = [(qh // r, qw // r), (-(-qh // r), -(-qw // r)), (side, side)]  # VA keys, or an LA layer's G x G
+    kh, kw = next((g for g in grids if g[0] * g[1] == k), (None, None))
+    if kh is None:
+        raise ValueError(f'layer {layer} (stage {s}, block {j}): {k} keys fit no key grid of a {qh} x {qw} '
+                         f'query grid with reduction {r}; try a square input')
     q = min(int(query[0] * qh), qh - 1) * qw + min(int(query[1] * qw), qw - 1)
     m = maps[layer][0, :, q].mean(0).reshape(1, 1, kh, kw)
     return F.interpolate(m, size=(h, w), mode='nearest')[0, 0]
