@@ -2,6 +2,9 @@
 make the same step on the same global batch, for MAML and GP-MAML meta-training (the meta-batch split across
 the processes) and for a distilled classifier and a distilled detector (docs/distributed.md).
 
+The 1-process run calls tools/train.py's ``main`` in the test's process (the script's code, one
+interpreter start-up less); the 2-process run is ``tools/dist_train.sh`` as a user starts it.
+
 Each case trains one iteration from the same seed on a config that is the shipped one with only these
 changes (a child config in tmp): SGD instead of Adam — Adam's first step is ``lr·g/(|g|+ε)`` per element,
 which turns float-level differences of near-zero gradients into O(lr) parameter differences, so it would
@@ -55,17 +58,40 @@ def _child(tmp, base, body):
     return str(path)
 
 
+def _train_py():
+    """tools/train.py as a module: the 1-process run calls its ``main`` in this process (the same code path
+    as ``python tools/train.py``, without a second interpreter's start-up: imports are ~9 s of CPU)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('mmlavit_tools_train', osp.join(ROOT, 'tools', 'train.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
 def _train(nproc, cfg, wd, opts):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', PORT=_port(), PYTHON=sys.executable)
     if nproc == 1:
-        cmd = [sys.executable, 'tools/train.py', cfg]
+        saved, threads = os.environ.get('LOCAL_RANK'), torch.get_num_threads()
+        torch.set_num_threads(1)  # as each of the 2 processes (OMP_NUM_THREADS=1): the same reduction order
+        try:
+            assert _train_py()([cfg, '--work-dir', wd, '--cfg-options', *opts]) == 0
+        finally:  # train.py's parse_args sets LOCAL_RANK for the process; keep the worker's as it was
+            torch.set_num_threads(threads)
+            if saved is None:
+                os.environ.pop('LOCAL_RANK', None)
+            else:
+                os.environ['LOCAL_RANK'] = saved
+        assert not torch.distributed.is_initialized()
+        logs = [osp.join(r, f) for r, _, fs in os.walk(wd) for f in fs if f.endswith('.log')]
+        assert len(logs) == 1, logs
+        out = open(logs[0]).read()
     else:
-        cmd = ['bash', 'tools/dist_train.sh', cfg, str(nproc)]
-    res = subprocess.run(cmd + ['--work-dir', wd, '--cfg-options', *opts], cwd=ROOT, capture_output=True,
-                         text=True, timeout=600, env=env)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-4000:]
+        env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', PORT=_port(), PYTHON=sys.executable)
+        cmd = ['bash', 'tools/dist_train.sh', cfg, str(nproc), '--work-dir', wd, '--cfg-options', *opts]
+        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+        out = res.stdout + res.stderr
+        assert res.returncode == 0, out[-4000:]
     assert ('Distributed training: True' in out) == (nproc > 1)
+    assert 'Distributed training: False' in out or nproc > 1
     ck = [f for f in os.listdir(wd) if f in ('iter_1.pth', 'epoch_1.pth')]
     assert ck, os.listdir(wd)
     return torch.load(osp.join(wd, ck[0]), map_location='cpu')['state_dict']
