@@ -183,27 +183,40 @@ train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root='DATA_ROOT', indices=4))
 train_cfg = dict(max_iters=2, val_interval=100)
 """}
-# these go through mmdet's / mmseg's own tools/train.py; the other small leaves through Runner.from_cfg
+# the full-size leaves (over stock COCO / ADE20K configs) go through mmdet's / mmseg's own tools/train.py, as
+# their users start them; the small leaves through Runner.from_cfg (the upstream tools also run the thin
+# configs above)
 UPSTREAM = ('configs/distill/pkd/pkd_retinanet_r101-r50_fpn_2x_coco.py',
-            'configs/distill/cwd/cwd_pspnet_r101-r18-d8_4xb4-80k_ade20k-512x512.py',
-            'configs/distill/pkd/pkd_retinanet_lavit-t-r18_fpn_synth-coco.py',
-            'configs/distill/cwd/cwd_fpn_lavit-t-r18_synth-ade20k.py')
+            'configs/distill/cwd/cwd_pspnet_r101-r18-d8_4xb4-80k_ade20k-512x512.py')
 
 
-def _shipped_config(leaf, tmp, coco_root, ade_root):
-    """The leaf with the tiny data and a random teacher checkpoint: ``(config path, cfg-options)``."""
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory):
+    """``teacher_ckpt(teacher config) -> path``: a random teacher checkpoint on disk (no init_weights:
+    nothing downloaded), built once per teacher config; the leaves that share a teacher share it."""
     from mmengine.registry import MODELS
 
     from mmlavit.models.distillers import load_teacher_config
+    tmp, ckpts = tmp_path_factory.mktemp('teachers'), {}
+
+    def get(config):
+        if config not in ckpts:
+            tcfg = load_teacher_config(config)
+            with DefaultScope.overwrite_default_scope(tcfg.default_scope):
+                teacher = MODELS.build(tcfg.model)
+            ckpts[config] = tmp / f'teacher{len(ckpts)}.pth'
+            torch.save({'state_dict': teacher.state_dict()}, ckpts[config])
+        return ckpts[config]
+    return get
+
+
+def _shipped_config(leaf, tmp, coco_root, ade_root, teacher_ckpt):
+    """The leaf with the tiny data and a random teacher checkpoint: ``(config path, cfg-options)``."""
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     scope, full, _ = SHIPPED[leaf]
     cfg = Config.fromfile(osp.join(root, leaf))
-    tcfg = load_teacher_config(cfg.model.teacher.config if '::' in cfg.model.teacher.config
-                               else osp.join(root, cfg.model.teacher.config))
-    with DefaultScope.overwrite_default_scope(tcfg.default_scope):
-        teacher = MODELS.build(tcfg.model)  # no init_weights: nothing downloaded
-    ckpt = tmp / 'teacher.pth'
-    torch.save({'state_dict': teacher.state_dict()}, ckpt)
+    tcfg = cfg.model.teacher.config
+    ckpt = teacher_ckpt(tcfg if '::' in tcfg else osp.join(root, tcfg))
     data = coco_root if scope == 'mmdet' else ade_root
     text = (TINY[scope] if full else SMALL[scope]).replace('DATA_ROOT', data)
     p = tmp / osp.basename(leaf)
@@ -215,9 +228,10 @@ def _shipped_config(leaf, tmp, coco_root, ade_root):
 
 
 @pytest.mark.parametrize('leaf', UPSTREAM)
-def test_shipped_dense_leaf_trains_through_the_upstream_tool(leaf, tool, coco_root, ade_root, tmp_path):
+def test_shipped_dense_leaf_trains_through_the_upstream_tool(leaf, tool, coco_root, ade_root, teacher_ckpt,
+                                                             tmp_path):
     scope, _, losses = SHIPPED[leaf]
-    path, opts = _shipped_config(leaf, tmp_path, coco_root, ade_root)
+    path, opts = _shipped_config(leaf, tmp_path, coco_root, ade_root, teacher_ckpt)
     wd = tmp_path / 'wd'
     res = tool([_upstream_train(scope), path, '--work-dir', str(wd), '--cfg-options', *opts])
     out = res.stdout + res.stderr
@@ -228,10 +242,10 @@ def test_shipped_dense_leaf_trains_through_the_upstream_tool(leaf, tool, coco_ro
 
 
 @pytest.mark.parametrize('leaf', [k for k in SHIPPED if k not in UPSTREAM])
-def test_shipped_dense_leaf_trains_through_runner_from_cfg(leaf, coco_root, ade_root, tmp_path):
+def test_shipped_dense_leaf_trains_through_runner_from_cfg(leaf, coco_root, ade_root, teacher_ckpt, tmp_path):
     from mmengine.runner import Runner
     _, _, losses = SHIPPED[leaf]
-    path, opts = _shipped_config(leaf, tmp_path, coco_root, ade_root)
+    path, opts = _shipped_config(leaf, tmp_path, coco_root, ade_root, teacher_ckpt)
     cfg = Config.fromfile(path)
     cfg.merge_from_dict(dict(o.split('=', 1) for o in opts))
     cfg.work_dir = str(tmp_path / 'wd')
