@@ -137,6 +137,77 @@ def _stamp_mmlavit_bases_with_their_default_scope(config_mod) -> None:
     config_cls._dict_to_config_dict = staticmethod(_dict_to_config_dict)
 
 
+def format_each_config_once() -> None:
+    """Let mmengine format each config text with yapf once per process.
+
+    ``Config.pretty_text`` runs yapf over the whole config each time it is read, and a Runner reads it for
+    the log, the dumped config, the message hub and every checkpoint's meta: the same text each time, at
+    about half a second each on a small CPU. ``FormatCode`` is a pure function of its arguments, so the
+    answers are kept (the last 16 texts); the output is unchanged. Where mmengine no longer uses yapf's
+    ``FormatCode`` by that name, nothing is changed.
+    """
+    import functools
+
+    from mmengine.config import config
+    fmt = getattr(config, 'FormatCode', None)
+    if fmt is None or getattr(fmt, '_mmlavit', False):
+        return
+
+    @functools.lru_cache(maxsize=16)
+    def _format(args, kwargs):
+        return fmt(*args, **{k: dict(v) if k == 'style_config' and isinstance(v, tuple) else v
+                             for k, v in kwargs})
+
+    @functools.wraps(fmt)
+    def FormatCode(*args, **kwargs):
+        key = tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                           for k, v in kwargs.items()))
+        try:
+            return _format(args, key)
+        except TypeError:  # an unhashable argument: format as mmengine would
+            return fmt(*args, **kwargs)
+
+    FormatCode._mmlavit = True
+    config.FormatCode = FormatCode
+
+
+def read_package_metafiles_once() -> None:
+    """Let mmengine read a package's metafiles once per process and config name.
+
+    Each ``'mmdet::...'`` (``mmpretrain::``, ``mmseg::``) base makes mmengine (``_get_cfg_metainfo``) parse
+    every metafile the package's ``model-index.yml`` lists (hundreds of YAML files) to find one entry. The
+    installed packages do not change while a process runs, so each (package, config) answer, or its
+    ``ValueError``, is kept and a copy handed out.
+    """
+    import copy
+    import functools
+
+    from mmengine.config import utils
+    read = getattr(utils, '_get_cfg_metainfo', None)
+    if read is None or getattr(read, '_mmlavit', False):
+        return
+    answers = {}
+
+    @functools.wraps(read)
+    def _get_cfg_metainfo(package_path, cfg_path):
+        key = (package_path, cfg_path)
+        if key not in answers:
+            try:
+                answers[key] = (read(package_path, cfg_path), None)
+            except ValueError as e:
+                answers[key] = (None, e.args)
+        meta, error = answers[key]
+        if error is not None:
+            raise ValueError(*error)
+        return copy.deepcopy(meta)
+
+    _get_cfg_metainfo._mmlavit = True
+    utils._get_cfg_metainfo = _get_cfg_metainfo
+    hub = sys.modules.get('mmengine.hub.hub')  # binds it by name
+    if hub is not None and getattr(hub, '_get_cfg_metainfo', None) is read:
+        hub._get_cfg_metainfo = _get_cfg_metainfo
+
+
 # module name -> the adjustment applied once it has been loaded
 _ADJUST = {
     'mmengine.utils.package_utils': _answer_our_installed_path,

@@ -14,8 +14,11 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 def pytest_configure(config):
     """Per-process set-up before any test module imports torch."""
     _share_the_cores()
-    _memoize_cfg_metainfo()
-    _memoize_cfg_formatting()
+    # what ``import mmlavit`` does for every process (each config text formatted once, each package's
+    # metafiles read once), done before any test parses a config without importing mmlavit
+    import mmlavit_startup
+    mmlavit_startup.format_each_config_once()
+    mmlavit_startup.read_package_metafiles_once()
     _memoize_collect_env()
 
 
@@ -30,59 +33,6 @@ def _share_the_cores():
             os.environ[var] = threads
         import torch
         torch.set_num_threads(int(threads))
-
-
-def _memoize_cfg_metainfo():
-    """mmengine resolves each ``'mmdet::...'`` (``mmpretrain::``, ``mmseg::``) base by reading every metafile
-    the package lists (hundreds of YAML files), again for every base of every config: most of the time of
-    ``Config.fromfile`` here. The installed packages do not change during a session, so each (package,
-    config) answer, or its ``ValueError`` (a ``_base_`` file, then looked up by path), is read once per
-    process. Only in-process ``Config.fromfile`` calls: the tools the tests run as subprocesses read the
-    metafiles as they do for users."""
-    import copy
-
-    from mmengine.config import utils
-    if getattr(utils._get_cfg_metainfo, 'memoized', False):
-        return
-    read, answers = utils._get_cfg_metainfo, {}
-
-    def _get_cfg_metainfo(package_path, cfg_path):
-        key = (package_path, cfg_path)
-        if key not in answers:
-            try:
-                answers[key] = (read(package_path, cfg_path), None)
-            except ValueError as e:
-                answers[key] = (None, e.args)
-        meta, error = answers[key]
-        if error is not None:
-            raise ValueError(*error)
-        return copy.deepcopy(meta)
-
-    _get_cfg_metainfo.memoized = True
-    utils._get_cfg_metainfo = _get_cfg_metainfo
-
-
-def _memoize_cfg_formatting():
-    """A Runner formats its config with yapf five times (the log, the dumped file, the runtime info, each
-    checkpoint's meta), ~0.5 s each here: the same text gives the same formatted text, so each text is
-    formatted once per process. In-process Runners only; the tools run as subprocesses format as they do
-    for users."""
-    import functools
-
-    from mmengine.config import config
-    if getattr(config.FormatCode, 'memoized', False):
-        return
-    fmt = config.FormatCode
-
-    @functools.lru_cache(maxsize=64)
-    def _format(text, style, verify):
-        return fmt(text, style_config=dict(style), **({} if verify is None else dict(verify=verify)))
-
-    def FormatCode(text, style_config=None, verify=None):
-        return _format(text, tuple(sorted((style_config or {}).items())), verify)
-
-    FormatCode.memoized = True
-    config.FormatCode = FormatCode
 
 
 def _memoize_collect_env():

@@ -57,3 +57,50 @@ def test_the_expected_signature_is_patched():
     assert patched._mmlavit
     assert patched(dict(default_scope='mmdet'), scope='mmlavit') == 'mmdet'
     assert patched(dict(default_scope='mmdet'), scope='mmpretrain') == 'mmpretrain'
+
+
+def test_each_config_text_is_formatted_once_with_the_same_output(monkeypatch):
+    """``import mmlavit`` lets mmengine format a config text once per process; the text is yapf's."""
+    from mmengine.config import Config, config
+    from yapf.yapflib.yapf_api import FormatCode as yapf_format
+
+    import mmlavit  # noqa: F401
+    assert getattr(config.FormatCode, '_mmlavit', False)
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return yapf_format(*args, **kwargs)
+
+    monkeypatch.setattr(config, 'FormatCode', counting)
+    mmlavit_startup.format_each_config_once()  # wraps the counting formatter
+    cfg = Config(dict(model=dict(type='M', depth=3), marker='each-config-once'))
+    first, second = cfg.pretty_text, Config(cfg.to_dict()).pretty_text
+    assert first == second
+    assert len(calls) == 1
+    plain = Config(dict(model=dict(type='M', depth=3), marker='each-config-once'))
+    monkeypatch.setattr(config, 'FormatCode', yapf_format)  # mmengine's own formatting, unmemoized
+    assert plain.pretty_text == first
+
+
+def test_package_metafiles_are_read_once_per_config_name(monkeypatch):
+    from mmengine.config import utils
+    reads = []
+
+    def read(package_path, cfg_path):
+        reads.append(cfg_path)
+        if cfg_path == 'missing.py':
+            raise ValueError('Expected configs: ..., but got missing.py')
+        return {'Name': cfg_path, 'Metadata': {'Epochs': 12}}
+
+    monkeypatch.setattr(utils, '_get_cfg_metainfo', read)
+    mmlavit_startup.read_package_metafiles_once()
+    memo = utils._get_cfg_metainfo
+    assert memo is not read and memo._mmlavit
+    a = memo('/pkg', 'a.py')
+    a['Metadata']['Epochs'] = 0  # the caller's copy: the kept answer is unchanged
+    assert memo('/pkg', 'a.py') == {'Name': 'a.py', 'Metadata': {'Epochs': 12}}
+    for _ in range(2):
+        with pytest.raises(ValueError, match='but got missing.py'):
+            memo('/pkg', 'missing.py')
+    assert reads == ['a.py', 'missing.py']

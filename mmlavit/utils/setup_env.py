@@ -1,9 +1,13 @@
-"""Process-wide set-up that ``import mmlavit`` performs once: the ``mmlavit::`` config scope and safe
-loading of mmengine checkpoints under torch's ``weights_only`` default."""
+"""Process-wide set-up that ``import mmlavit`` performs once: the ``mmlavit::`` config scope, safe
+loading of mmengine checkpoints under torch's ``weights_only`` default, and config handling that does each
+piece of work once per process (:func:`mmlavit_startup.format_each_config_once`,
+:func:`mmlavit_startup.read_package_metafiles_once`)."""
 import codecs
 
 import numpy as np
 import torch
+
+import mmlavit_startup
 
 
 def enable_mmlavit_config_scope() -> None:
@@ -18,8 +22,6 @@ def enable_mmlavit_config_scope() -> None:
     without the ``.pth`` (a source tree on ``PYTHONPATH``).
     """
     import mmengine.config  # noqa: F401  (loads mmengine.config.config / .utils and mmengine.utils)
-
-    import mmlavit_startup
     mmlavit_startup.enable_config_scope()
 
 
@@ -66,4 +68,6 @@ def setup_mmlavit_env() -> None:
     if not _DONE:
         enable_mmlavit_config_scope()
         allow_mmengine_checkpoint_types()
+        mmlavit_startup.format_each_config_once()
+        mmlavit_startup.read_package_metafiles_once()
         _DONE = True
