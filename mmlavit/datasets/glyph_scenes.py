@@ -27,48 +27,16 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .fonts import FONT_DIRS, FONT_HINT, find_fonts
 from .synthetic import _background, _jitter
 
 CHARS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ'
-FONT_DIRS = ('/usr/share/fonts', '/usr/local/share/fonts')
 
 
 def glyph_classes(chars: str = CHARS, background: bool = True) -> Tuple[str, ...]:
     """Class names in label order: ``('background', '0', '1', ...)`` (ADE20K layout, after
     ``reduce_zero_label``) or the characters alone (COCO layout, ``background=False``)."""
     return (('background',) if background else ()) + tuple(chars)
-
-
-def _draws(font: ImageFont.FreeTypeFont, ch: str) -> bool:
-    try:
-        return font.getmask(ch).getbbox() is not None
-    except Exception:  # a font that cannot render the character
-        return False
-
-
-def find_fonts(chars: str = CHARS, dirs: Sequence[str] = FONT_DIRS) -> List[str]:
-    """The .ttf / .otf files under ``dirs`` (and matplotlib's own, when installed) that draw every character
-    of ``chars`` with ink, sorted."""
-    found = set()
-    dirs = list(dirs)
-    try:
-        import matplotlib
-        dirs.append(osp.join(osp.dirname(matplotlib.__file__), 'mpl-data', 'fonts', 'ttf'))
-    except ImportError:
-        pass
-    for d in dirs:
-        for root, _, files in os.walk(d, followlinks=True):
-            found.update(osp.realpath(osp.join(root, f)) for f in files
-                         if f.lower().endswith(('.ttf', '.otf')))
-    ok = []
-    for path in sorted(found):
-        try:
-            font = ImageFont.truetype(path, 24)
-        except OSError:
-            continue
-        if all(_draws(font, ch) for ch in chars):
-            ok.append(path)
-    return ok
 
 
 def render_glyph(font_path: str, ch: str, height: int, angle: float) -> np.ndarray:
@@ -143,11 +111,17 @@ def glyph_scene(rng: np.random.Generator, size: Tuple[int, int], fonts: Sequence
     return GlyphScene(canvas, inst, classes, drawn)
 
 
+def scene_fonts(chars: str = CHARS, dirs: Sequence[str] = FONT_DIRS) -> List[str]:
+    """The fonts the scenes draw from by default: those under ``dirs`` and matplotlib's own that draw every
+    character of ``chars`` (:func:`.fonts.find_fonts`)."""
+    return find_fonts(dirs, chars=chars, with_matplotlib=True)
+
+
 def _split_fonts(fonts: Sequence[str], val_fonts: int, seed: int) -> Tuple[List[str], List[str]]:
     fonts = sorted(fonts)
     if not fonts:
-        raise FileNotFoundError(f'no font draws all the characters: install fonts (e.g. fonts-dejavu) under '
-                                f'{FONT_DIRS} or pass fonts=[...]')
+        raise FileNotFoundError(f'no font draws all the characters: {FONT_HINT} (searched {list(FONT_DIRS)} '
+                                "and matplotlib's fonts), or pass fonts=[...]")
     if val_fonts <= 0:
         return fonts, fonts
     if val_fonts >= len(fonts):
@@ -164,7 +138,8 @@ def make_glyph_coco(root: str, num_train: int = 200, num_val: int = 50,
     annotation files. ``scene``: :func:`glyph_scene`'s options (max_objects, min_height, max_height,
     max_angle, clutter)."""
     from pycocotools import mask as mask_utils
-    train_fonts, eval_fonts = _split_fonts(fonts if fonts is not None else find_fonts(chars), val_fonts, seed)
+    fonts = fonts if fonts is not None else scene_fonts(chars)
+    train_fonts, eval_fonts = _split_fonts(fonts, val_fonts, seed)
     rng = np.random.default_rng(seed)
     categories = [dict(id=i + 1, name=c, supercategory='glyph') for i, c in enumerate(chars)]
     out, ann_id = {}, 1
@@ -206,7 +181,8 @@ def make_glyph_ade20k(root: str, num_train: int = 200, num_val: int = 50,
                       seed: int = 0, **scene) -> Dict[str, str]:
     """Write an ADE20K-layout glyph semantic segmentation set under ``root`` (label 1 background, 2 … K+1 the
     characters, 0 ignored: glyphs with fewer than ``min_area`` visible pixels); returns the image folders."""
-    train_fonts, eval_fonts = _split_fonts(fonts if fonts is not None else find_fonts(chars), val_fonts, seed)
+    fonts = fonts if fonts is not None else scene_fonts(chars)
+    train_fonts, eval_fonts = _split_fonts(fonts, val_fonts, seed)
     if len(chars) + 1 > 150:
         raise ValueError(f'{len(chars)} characters + background exceed the 150 ADE20K label ids')
     rng = np.random.default_rng(seed)

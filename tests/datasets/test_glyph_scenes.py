@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmlavit.datasets.glyph_scenes import (CHARS, find_fonts, glyph_classes, glyph_scene, make_glyph_ade20k,
-                                           make_glyph_coco, render_glyph)
+from mmlavit.datasets.fonts import find_fonts, matplotlib_font_dir
+from mmlavit.datasets.glyph_scenes import (CHARS, glyph_classes, glyph_scene, make_glyph_ade20k,
+                                           make_glyph_coco, render_glyph, scene_fonts)
 
-FONTS = find_fonts()
+FONTS = scene_fonts()
 pytestmark = pytest.mark.skipif(len(FONTS) < 2, reason='needs two installed fonts that draw 0-9 and A-Z')
 
 
@@ -87,3 +88,19 @@ def test_ade20k_layout_read_by_mmseg(tmp_path):
         assert values <= set(range(len(CHARS) + 1)) | {255}  # background 0, glyphs 1..36, ignored 255
         seen |= values
     assert 0 in seen and len(seen - {0, 255}) >= 2
+
+
+def test_find_fonts_is_the_one_font_search(tmp_path):
+    """One font search for the glyph scenes and the font-glyph converter: files only, or those that draw the
+    characters; matplotlib's fonts only when asked; links resolved, each file once."""
+    mpl = matplotlib_font_dir()
+    files = find_fonts([mpl])
+    assert files and all(f.endswith(('.ttf', '.otf')) for f in files) and files == sorted(set(files))
+    (tmp_path / 'link.ttf').symlink_to(files[0])
+    (tmp_path / 'notes.txt').write_text('not a font')
+    assert find_fonts([str(tmp_path)]) == [files[0]]  # the real path, once
+    assert find_fonts([str(tmp_path / 'missing')]) == []
+    assert set(find_fonts([str(tmp_path)], with_matplotlib=True)) == set(files)
+    names = {osp.basename(p) for p in find_fonts([mpl], chars='A0')}
+    assert 'DejaVuSans.ttf' in names and 'STIXSizOneSymReg.ttf' not in names  # a symbol font: no 'A', no '0'
+    assert set(FONTS) <= set(find_fonts(with_matplotlib=True))

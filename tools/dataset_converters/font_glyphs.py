@@ -29,12 +29,13 @@ import os
 import os.path as osp
 import sys
 import unicodedata
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmlavit.datasets.fonts import FONT_DIRS, FONT_HINT, find_fonts
+
 CHARS = ''.join(chr(c) for c in range(33, 127)) + '\u00df\u00e6\u00f8\u00a7\u00a3\u00bf'  # 94 + ß æ ø § £ ¿
-FONT_DIRS = ('/usr/share/fonts', '/usr/local/share/fonts')
 SUPERSAMPLE = 4
 MIN_TYPICALITY = 0.65  # see typicality()
 MIN_GLYPH_DIFF = 2.0  # grey levels: two glyphs closer than this on average count as the same drawing
@@ -45,14 +46,6 @@ def class_dir(i: int, ch: str) -> str:
     safe."""
     name = unicodedata.name(ch, f'U+{ord(ch):04X}')
     return f'{i:03d}_' + ''.join(c if c.isalnum() else '_' for c in name)
-
-
-def find_fonts(dirs: Sequence[str]) -> List[str]:
-    found = []
-    for d in dirs:
-        for root, _, files in os.walk(d, followlinks=True):
-            found += [osp.join(root, f) for f in files if f.lower().endswith(('.ttf', '.otf'))]
-    return sorted(set(osp.realpath(f) for f in found))
 
 
 def font_names(path: str, chars: str) -> Optional[Tuple[str, str]]:
@@ -141,8 +134,7 @@ def convert(out: str, font_dirs: Sequence[str] = FONT_DIRS, chars: str = CHARS, 
         raise ValueError(f'--chars repeats a character: {chars!r}')
     paths = find_fonts(font_dirs)
     if not paths:
-        raise FileNotFoundError(f'no .ttf/.otf font files under {list(font_dirs)}: install fonts (e.g. '
-                                "Debian's fonts-* packages) or pass --font-dirs")
+        raise FileNotFoundError(f'no .ttf/.otf font files under {list(font_dirs)}: {FONT_HINT} (--font-dirs)')
     kept, seen_names, seen_pixels = [], set(), set()
     for p in paths:
         names = font_names(p, chars)
