@@ -18,7 +18,8 @@ CONFIGS = sorted(osp.relpath(p, ROOT)
 TRG = [c for c in CONFIGS if osp.basename(c).startswith('trg_')]
 # the input size (H, W) each config trains at
 SIZES = {'_synth-cls100': (32, 32), '_digits': (16, 16), '_cifar100': (32, 32), '_cifar100-lt': (32, 32),
-         '_in1k': (224, 224), '_synth-coco': (192, 256), '_synth-ade20k': (128, 128)}
+         '_in1k': (224, 224), '_synth-coco': (192, 256), '_synth-ade20k': (128, 128),
+         '_glyph-coco': (192, 256), '_glyph-ade20k': (128, 128)}
 
 
 def _size(path):
