@@ -1,6 +1,7 @@
 """Data parallel = one process: ``tools/dist_train.sh`` with 2 gloo processes and ``tools/train.py`` with 1
 make the same step on the same global batch, for MAML and GP-MAML meta-training (the meta-batch split across
-the processes) and for a distilled classifier and a distilled detector (docs/distributed.md).
+the processes) and for a distilled classifier and a distilled detector (KD and a feature loss through a
+learned connector; docs/distributed.md).
 
 The 1-process run calls tools/train.py's ``main`` in the test's process (the script's code, one
 interpreter start-up less); the 2-process run is ``tools/dist_train.sh`` as a user starts it.
@@ -122,20 +123,22 @@ def _init_checkpoint(cfg, path):
     return {k: v.clone() for k, v in m.state_dict().items()}
 
 
-def _compare(tmp_path, cfg, batch):
-    """1 process with ``batch``, 2 processes with ``batch // 2`` each, both from the same init; returns the
-    two state dicts and the largest parameter difference (asserted <= TOL)."""
+def _compare(tmp_path, cfg, batch, two_opts=()):
+    """1 process with ``batch``, 2 processes with ``batch // 2`` each (and ``two_opts``), both from the same
+    init; returns the two state dicts after the first step, the initial one and the largest parameter
+    difference (asserted <= TOL)."""
     init = _init_checkpoint(cfg, tmp_path / 'init.pth')
     opts = [f'load_from={tmp_path / "init.pth"}']
     one = _train(1, cfg, str(tmp_path / 'one'), opts + [f'train_dataloader.batch_size={batch}'])
-    two = _train(2, cfg, str(tmp_path / 'two'), opts + [f'train_dataloader.batch_size={batch // 2}'])
+    two = _train(2, cfg, str(tmp_path / 'two'),
+                 opts + [f'train_dataloader.batch_size={batch // 2}', *two_opts])
     d = _diffs(one, two)
     moved = _diffs(one, {k: init[k] for k in one})
     print(f'{osp.basename(cfg)}: max |param(1 process) - param(2 processes)| = {d:.3g}; '
           f'the step moved parameters by up to {moved:.3g}')
     assert moved > 10 * TOL  # the step did something
     assert d <= TOL, f'2 processes differ from 1 by {d:.3g} (tolerance {TOL})'
-    return one, two, d
+    return one, two, init, d
 
 
 @pytest.fixture(scope='module')
@@ -192,7 +195,7 @@ def test_distilled_classifier_step_two_processes_equals_one(tmp_path):
                  f'dataset=dict(data_root={root!r}, pipeline={pipe!r}, indices=[0, 1, 1, 0]))\n'
                  f'test_dataloader = dict(dataset=dict(data_root={root!r}))\n'
                  'train_cfg = dict(max_epochs=1, val_interval=1000)\n' + HOOKS)
-    one, _, _ = _compare(tmp_path, cfg, 4)
+    one, _, _, _ = _compare(tmp_path, cfg, 4)
     assert not any(k.startswith('teacher.') for k in one)  # the teacher is not saved (nor trained)
 
 
@@ -201,15 +204,34 @@ def test_distilled_detector_step_two_processes_equals_one(tmp_path, coco_root):
     teacher = _teacher_checkpoint('configs/lavit/retinanet_lavit-t_fpn_synth-coco.py',
                                   tmp_path / 'teacher.pth')
     pipe = _no_random_aug(base, ('RandomFlip',))
-    # KD on the dense class logits; TRG's graph and InfoNCE are over the tokens of each process's batch
+    for t in pipe:  # 128x96, half the shipped scale: the equality does not depend on it, the step's time does
+        if t['type'] == 'Resize':
+            t['scale'] = (128, 96)
+    # KD on the dense class logits, and a FitNet feature loss through an explicit connector: the student's
+    # stride-16 backbone map (256 channels) mapped to the teacher's (320) by a learned 1x1 ChannelAdapter +
+    # BN, trained with the student. TRG's graph and InfoNCE are over the tokens of each process's batch
     # (defined per process, as any batch-level loss), so it is left out here
+    fitnet = ("loss_fitnet=dict(student=dict(recorder='feat', item=1, connector=dict(type='ChannelAdapter', "
+              "in_channels=256, out_channels=320, norm_cfg=dict(type='BN'))), "
+              "teacher=dict(recorder='feat', item=1))")
     cfg = _child(tmp_path, base,
                  f'model = dict(teacher=dict(checkpoint={teacher!r}), '
-                 "losses=dict(_delete_=True, loss_kd=dict(type='KDLoss', temperature=2.0, loss_weight=1.0)), "
+                 "losses=dict(_delete_=True, loss_kd=dict(type='KDLoss', temperature=2.0, loss_weight=1.0), "
+                 "loss_fitnet=dict(type='FeatureMSELoss', loss_weight=1.0)), "
                  "loss_inputs=dict(_delete_=True, loss_kd=dict(student=_base_.cls_logits, "
-                 "teacher=_base_.cls_logits)))\n"
+                 f"teacher=_base_.cls_logits), {fitnet}))\n"
                  'train_dataloader = dict(' + LOADER +
                  f'dataset=dict(data_root={coco_root!r}, pipeline={pipe!r}, indices=[0, 1, 1, 0]))\n'
                  f'test_dataloader = dict(dataset=dict(data_root={coco_root!r}))\n'
                  'train_cfg = dict(max_epochs=1, val_interval=1000)\n' + HOOKS)
-    _compare(tmp_path, cfg, 4)
+    # the 2 processes train a second step: DDP (find_unused_parameters=False) raises there if a parameter of
+    # the student or a connector got no gradient in the first one; the comparison is after the first step
+    one, two, init, _ = _compare(tmp_path, cfg, 4, two_opts=['train_cfg.max_epochs=2',
+                                                             'default_hooks.checkpoint.max_keep_ckpts=2'])
+    assert osp.isfile(tmp_path / 'two' / 'epoch_2.pth')
+    adapter = [k for k in one if k.startswith('connectors.loss_fitnet.') and not k.endswith(BN_STATS)]
+    assert adapter and not any(k.startswith('teacher.') for k in one)  # the connector saved, not the teacher
+    step = max((one[k] - init[k]).abs().max().item() for k in adapter)
+    gap = max((one[k] - two[k]).abs().max().item() for k in adapter)
+    print(f'connector: moved by up to {step:.3g}, 2 processes differ from 1 by {gap:.3g}')
+    assert step > 10 * TOL and gap <= TOL
