@@ -130,9 +130,95 @@ def run_tool(args, cwd=ROOT, timeout=900, env=None):
                           env=e)
 
 
+_IN_PROCESS = dict(last_start=0)
+
+
+def run_tool_in_process(args, cwd=ROOT):
+    """Run one of this repository's ``tools/*.py`` as ``python tools/x.py ARGS`` would, inside this process:
+    ``sys.argv`` set, ``__name__ == '__main__'``, stdout, stderr and warnings captured, the exit status taken
+    from ``SystemExit`` (an uncaught exception: status 1 and its traceback on stderr). Returns a
+    CompletedProcess like :func:`run_tool`. It skips the interpreter start-up (importing torch, mmengine and
+    the toolboxes, ~10 s a run on this machine), which every test process has paid already; our tools import
+    ``mmlavit`` themselves, so they see what a fresh process sees."""
+    import contextlib
+    import io
+    import runpy
+    import time
+    import traceback
+    import warnings
+
+    # mmengine names a run's logger, visualizer and message hub after the config and the second the run
+    # starts: two runs of one config in the same second of one process would share them
+    while int(time.time()) == _IN_PROCESS['last_start']:
+        time.sleep(0.05)
+    _IN_PROCESS['last_start'] = int(time.time())
+    out, err = io.StringIO(), io.StringIO()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        err.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    import torch
+    from mmengine.utils import ManagerMixin
+
+    # a fresh process has no global instances (visualizers, message hubs, loggers, default scopes): mmdet's
+    # configs name their visualizer 'visualizer', so a second run would write into the first run's folder
+    managers = {c: c._instance_dict.copy() for c in _subclasses(ManagerMixin)}
+    for c in managers:
+        c._instance_dict.clear()
+    argv, old_cwd, threads, code = sys.argv, os.getcwd(), torch.get_num_threads(), 0
+    try:
+        os.chdir(cwd)
+        torch.set_num_threads(1)  # as run_tool's OMP_NUM_THREADS=1: the same sums, bit for bit
+        sys.argv = list(args)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.simplefilter('default')  # as a fresh interpreter: each warning once per place
+            warnings.showwarning = show
+            try:
+                runpy.run_path(args[0], run_name='__main__')
+            except SystemExit as e:
+                if e.code is None or isinstance(e.code, int):
+                    code = e.code or 0
+                else:  # sys.exit('message')
+                    print(e.code, file=sys.stderr)
+                    code = 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = argv
+        os.chdir(old_cwd)
+        torch.set_num_threads(threads)
+        for c, instances in managers.items():  # the test's own, as they were
+            c._instance_dict.clear()
+            c._instance_dict.update(instances)
+    return subprocess.CompletedProcess([sys.executable, *args], code, out.getvalue(), err.getvalue())
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _runs_in_process(args, env):
+    """Our own Python tools, without environment changes, run in the test's process."""
+    script = str(args[0])
+    return (env is None and script.endswith('.py') and not osp.isabs(script)
+            and script.replace(os.sep, '/').startswith('tools/'))
+
+
+def tool_call(args, cwd=ROOT, timeout=900, env=None, process=False):
+    """What the ``tool`` fixture calls: ``tools/*.py`` in this process (:func:`run_tool_in_process`), anything
+    else — and any call with ``env`` or ``process=True``, kept where a test is about the process itself (a
+    kill, an exit status, a fresh interpreter's imports) — as a subprocess (:func:`run_tool`)."""
+    if not process and _runs_in_process(args, env):
+        return run_tool_in_process(args, cwd=cwd)
+    return run_tool(args, cwd=cwd, timeout=timeout, env=env)
+
+
 @pytest.fixture(scope='session')
 def tool():
-    return run_tool
+    return tool_call
 
 
 @pytest.fixture(scope='session')

@@ -116,7 +116,8 @@ def test_verify_dataset_lists_unreadable_images(tool, cls_root, tmp_path):
     res = tool(['tools/misc/verify_dataset.py', 'configs/lavit/lavit-t_synth-cls.py', '--phase', 'train',
                 'val',
                 '--out-path', str(out), '--cfg-options',
-                *[f'{sp}_dataloader.dataset.data_root={root}' for sp in ('train', 'val', 'test')]])
+                *[f'{sp}_dataloader.dataset.data_root={root}' for sp in ('train', 'val', 'test')]],
+               process=True)  # mmengine's ProgressBar writes to the sys.stdout of its import: a process's own
     assert res.returncode == 1, res.stderr[-2000:]
     assert 'checking 48 files' in res.stdout and '48/48' in res.stdout  # the progress bar reached the end
     assert f'unreadable: {broken}' in res.stdout and '1 of 48 files are broken' in res.stdout
