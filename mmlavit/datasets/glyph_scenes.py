@@ -3,20 +3,29 @@ detection / instance segmentation (COCO layout) and semantic segmentation (ADE20
 
 Harder than :mod:`.synthetic`'s shapes on purpose, so that a teacher has something to teach a student:
 many classes (default 36: digits and capital letters, with look-alike pairs such as O / 0, I / 1, S / 5,
-B / 8), several fonts (each scene's glyphs from fonts picked at random; ``val_fonts`` keeps fonts unseen in
-training), small objects (heights from ``min_height`` px), rotation, clutter (unlabelled strokes and arcs),
-and occlusion (glyphs overlap; later ones hide earlier ones, and every annotation is the *visible* part).
+B / 8), several fonts (each scene's glyphs from fonts picked at random; ``val_fonts`` / ``test_fonts`` keep
+fonts unseen in training), small objects (heights from ``min_height`` px), rotation, clutter (unlabelled
+strokes and arcs), and occlusion (glyphs overlap; later ones hide earlier ones, and every annotation is the
+*visible* part).
 
-* :func:`make_glyph_coco` — ``annotations/instances_{train,val}2017.json`` + ``{train,val}2017/*.jpg`` for
-  mmdet's ``CocoDataset`` / ``CocoMetric``: boxes and RLE masks of the visible parts; a glyph hidden below
+Three splits: train, val (for choosing settings and checkpoints) and test (for reporting, never seen while
+choosing). ``val_fonts`` / ``test_fonts`` keep fonts for one evaluation split only (unseen in training, and
+test fonts unseen in val too); without ``test_fonts`` test is drawn by val's fonts, so val and test are two
+samples of the same distribution.
+
+* :func:`make_glyph_coco` — ``annotations/instances_{train,val,test}2017.json`` +
+  ``{train,val,test}2017/*.jpg`` for mmdet's ``CocoDataset`` / ``CocoMetric`` (COCO's file naming; the test
+  split is labelled like the others): boxes and RLE masks of the visible parts; a glyph hidden below
   ``min_visible`` of its area is marked ``iscrowd=1`` (mmdet ignores it) rather than dropped.
-* :func:`make_glyph_ade20k` — ADE20K's layout (``images/{training,validation}/*.jpg`` +
-  ``annotations/...*.png``, label 1 = background, 2 … K+1 = the characters, 0 = ignored: too-hidden glyphs),
-  read by mmseg's ``BaseSegDataset`` with ``img_suffix='.jpg', seg_map_suffix='.png',
+* :func:`make_glyph_ade20k` — ADE20K's layout (``images/{training,validation,testing}/*.jpg`` +
+  ``annotations/{training,validation,testing}/*.png``; ``testing`` as in ADEChallengeData2016's own test
+  release, ``release_test/testing``; label 1 = background, 2 … K+1 = the characters, 0 = ignored: too-hidden
+  glyphs), read by mmseg's ``BaseSegDataset`` with ``img_suffix='.jpg', seg_map_suffix='.png',
   reduce_zero_label=True, metainfo=dict(classes=glyph_classes(chars))`` (``ADE20KDataset`` itself accepts
   only subsets of ADE20K's 150 names) and the stock ``IoUMetric``.
 
-Everything is deterministic given ``seed`` and the font list.
+Everything is deterministic given ``seed`` and the font list; the splits are drawn in the order train, val,
+test from one random stream, so train and val are the same with or without a test split.
 """
 import json
 import math
@@ -31,6 +40,10 @@ from .fonts import FONT_DIRS, FONT_HINT, find_fonts
 from .synthetic import _background, _jitter
 
 CHARS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+# the split folders, in the order the splits are drawn (train, val, test)
+COCO_SPLITS = ('train2017', 'val2017', 'test2017')
+# ADE20K's folder names (the test one as in ADEChallengeData2016's release_test/testing) and file-name stems
+ADE20K_SPLITS = (('training', 'train'), ('validation', 'valid'), ('testing', 'test'))
 
 
 def glyph_classes(chars: str = CHARS, background: bool = True) -> Tuple[str, ...]:
@@ -117,39 +130,51 @@ def scene_fonts(chars: str = CHARS, dirs: Sequence[str] = FONT_DIRS) -> List[str
     return find_fonts(dirs, chars=chars, with_matplotlib=True)
 
 
-def _split_fonts(fonts: Sequence[str], val_fonts: int, seed: int) -> Tuple[List[str], List[str]]:
+def split_fonts(fonts: Sequence[str], val_fonts: int = 0, seed: int = 0,
+                test_fonts: int = 0) -> Tuple[List[str], List[str], List[str]]:
+    """The fonts of the train, val and test splits: ``val_fonts`` / ``test_fonts`` fonts (picked at random
+    given ``seed``) draw only val / only test; 0 draws val with the training fonts and test with val's."""
     fonts = sorted(fonts)
     if not fonts:
         raise FileNotFoundError(f'no font draws all the characters: {FONT_HINT} (searched {list(FONT_DIRS)} '
                                 "and matplotlib's fonts), or pass fonts=[...]")
-    if val_fonts <= 0:
-        return fonts, fonts
-    if val_fonts >= len(fonts):
-        raise ValueError(f'val_fonts={val_fonts} leaves no training font out of {len(fonts)}')
+    if val_fonts < 0 or test_fonts < 0:
+        raise ValueError(f'val_fonts={val_fonts} and test_fonts={test_fonts} must be 0 or more')
+    if val_fonts + test_fonts >= len(fonts):
+        raise ValueError(f'val_fonts={val_fonts} + test_fonts={test_fonts} leave no training font out of '
+                         f'{len(fonts)}')
+    if val_fonts == test_fonts == 0:
+        return fonts, fonts, fonts
+    # val's fonts first in the permutation: asking for test fonts leaves a seed's val fonts as they were
     order = np.random.default_rng(seed).permutation(len(fonts))
-    return [fonts[i] for i in order[val_fonts:]], [fonts[i] for i in order[:val_fonts]]
+    train = [fonts[i] for i in order[val_fonts + test_fonts:]]
+    val = [fonts[i] for i in order[:val_fonts]] or train
+    test = [fonts[i] for i in order[val_fonts:val_fonts + test_fonts]] or val
+    return train, val, test
 
 
 def make_glyph_coco(root: str, num_train: int = 200, num_val: int = 50,
                     img_size: Tuple[int, int] = (192, 256), chars: str = CHARS,
                     fonts: Optional[Sequence[str]] = None, val_fonts: int = 0, min_visible: float = 0.3,
-                    min_area: int = 12, seed: int = 0, **scene) -> Dict[str, str]:
-    """Write a COCO-layout glyph detection / instance segmentation set under ``root``; returns the
-    annotation files. ``scene``: :func:`glyph_scene`'s options (max_objects, min_height, max_height,
-    max_angle, clutter)."""
+                    min_area: int = 12, seed: int = 0, num_test: int = 50, test_fonts: int = 0,
+                    **scene) -> Dict[str, str]:
+    """Write a COCO-layout glyph detection / instance segmentation set under ``root`` (train, val and, unless
+    ``num_test=0``, test); returns the annotation files by split folder. ``scene``: :func:`glyph_scene`'s
+    options (max_objects, min_height, max_height, max_angle, clutter)."""
     from pycocotools import mask as mask_utils
     fonts = fonts if fonts is not None else scene_fonts(chars)
-    train_fonts, eval_fonts = _split_fonts(fonts, val_fonts, seed)
+    per_split = split_fonts(fonts, val_fonts, seed, test_fonts)
     rng = np.random.default_rng(seed)
     categories = [dict(id=i + 1, name=c, supercategory='glyph') for i, c in enumerate(chars)]
     out, ann_id = {}, 1
-    for split, n_img, split_fonts in (('train2017', num_train, train_fonts),
-                                      ('val2017', num_val, eval_fonts)):
+    for k_split, (split, n_img) in enumerate(zip(COCO_SPLITS, (num_train, num_val, num_test))):
+        if split == 'test2017' and n_img == 0:
+            continue
         os.makedirs(osp.join(root, split), exist_ok=True)
         images, anns = [], []
         for i in range(n_img):
-            img_id = i + 1 + (0 if split == 'train2017' else 100000)
-            img, inst, classes, drawn = glyph_scene(rng, img_size, split_fonts, chars, **scene)
+            img_id = i + 1 + 100000 * k_split  # image ids unique across the splits
+            img, inst, classes, drawn = glyph_scene(rng, img_size, per_split[k_split], chars, **scene)
             for k, cls in enumerate(classes):
                 visible = inst == k + 1
                 area = int(visible.sum())
@@ -170,7 +195,7 @@ def make_glyph_coco(root: str, num_train: int = 200, num_val: int = 50,
         os.makedirs(osp.dirname(ann_file), exist_ok=True)
         with open(ann_file, 'w') as f:
             json.dump(dict(images=images, annotations=anns, categories=categories, licenses=[],
-                           info=dict(description='mmlavit glyph scenes', fonts=list(split_fonts))), f)
+                           info=dict(description='mmlavit glyph scenes', fonts=list(per_split[k_split]))), f)
         out[split] = ann_file
     return out
 
@@ -178,26 +203,30 @@ def make_glyph_coco(root: str, num_train: int = 200, num_val: int = 50,
 def make_glyph_ade20k(root: str, num_train: int = 200, num_val: int = 50,
                       img_size: Tuple[int, int] = (128, 128), chars: str = CHARS,
                       fonts: Optional[Sequence[str]] = None, val_fonts: int = 0, min_area: int = 12,
-                      seed: int = 0, **scene) -> Dict[str, str]:
-    """Write an ADE20K-layout glyph semantic segmentation set under ``root`` (label 1 background, 2 … K+1 the
-    characters, 0 ignored: glyphs with fewer than ``min_area`` visible pixels); returns the image folders."""
+                      seed: int = 0, num_test: int = 50, test_fonts: int = 0, **scene) -> Dict[str, str]:
+    """Write an ADE20K-layout glyph semantic segmentation set under ``root`` (train, val and, unless
+    ``num_test=0``, test; label 1 background, 2 … K+1 the characters, 0 ignored: glyphs with fewer than
+    ``min_area`` visible pixels); returns the image folders by split (``train``, ``val``, ``test``)."""
     fonts = fonts if fonts is not None else scene_fonts(chars)
-    train_fonts, eval_fonts = _split_fonts(fonts, val_fonts, seed)
+    per_split = split_fonts(fonts, val_fonts, seed, test_fonts)
     if len(chars) + 1 > 150:
         raise ValueError(f'{len(chars)} characters + background exceed the 150 ADE20K label ids')
     rng = np.random.default_rng(seed)
-    for split, n_img, split_fonts in (('training', num_train, train_fonts),
-                                      ('validation', num_val, eval_fonts)):
+    out = {}
+    for k_split, ((split, stem), n_img) in enumerate(zip(ADE20K_SPLITS, (num_train, num_val, num_test))):
+        if split == 'testing' and n_img == 0:
+            continue
         os.makedirs(osp.join(root, 'images', split), exist_ok=True)
         os.makedirs(osp.join(root, 'annotations', split), exist_ok=True)
         for i in range(n_img):
-            img, inst, classes, _ = glyph_scene(rng, img_size, split_fonts, chars, **scene)
+            img, inst, classes, _ = glyph_scene(rng, img_size, per_split[k_split], chars, **scene)
             lut = np.array([1] + [c + 2 for c in classes], np.uint8)
             label = lut[inst]
             counts = np.bincount(inst.ravel(), minlength=len(classes) + 1)
             for k in np.nonzero(counts[1:] < min_area)[0]:
                 label[inst == k + 1] = 0
-            name = f'ADE_{split[:5]}_{i:08d}'
+            name = f'ADE_{stem}_{i:08d}'
             Image.fromarray(img).save(osp.join(root, 'images', split, name + '.jpg'), quality=95)
             Image.fromarray(label).save(osp.join(root, 'annotations', split, name + '.png'))
-    return dict(train=osp.join(root, 'images', 'training'), val=osp.join(root, 'images', 'validation'))
+        out[('train', 'val', 'test')[k_split]] = osp.join(root, 'images', split)
+    return out

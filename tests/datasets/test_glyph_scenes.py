@@ -32,14 +32,25 @@ def test_coco_layout_read_by_mmdet(tmp_path):
     from mmdet.datasets import CocoDataset
 
     # min_visible 0.95: a glyph with more than 5 % hidden is marked crowd (ignored), to see some here
-    files = make_glyph_coco(str(tmp_path), num_train=6, num_val=3, img_size=(96, 128), fonts=FONTS,
-                            val_fonts=1, seed=3, max_objects=12, min_height=16, min_visible=0.95)
+    opts = dict(num_train=6, num_val=3, img_size=(96, 128), fonts=FONTS, val_fonts=1, seed=3, max_objects=12,
+                min_height=16, min_visible=0.95)
+    test_fonts = 1 if len(FONTS) >= 3 else 0
+    files = make_glyph_coco(str(tmp_path), num_test=2, test_fonts=test_fonts, **opts)
     with open(files['train2017']) as f:
         coco = json.load(f)
     assert [c['name'] for c in coco['categories']] == list(glyph_classes(background=False))
     with open(files['val2017']) as f:
         val_fonts = json.load(f)['info']['fonts']
     assert len(val_fonts) == 1 and val_fonts[0] not in coco['info']['fonts']  # unseen fonts in val
+    with open(files['test2017']) as f:
+        test = json.load(f)
+    assert len(test['images']) == 2 and test['categories'] == coco['categories']
+    assert {i['id'] for i in test['images']}.isdisjoint(i['id'] for i in coco['images'])
+    if test_fonts:  # test's fonts unseen in training and in val
+        seen = set(coco['info']['fonts'] + val_fonts)
+        assert len(test['info']['fonts']) == 1 and not set(test['info']['fonts']) & seen
+    else:
+        assert test['info']['fonts'] == val_fonts
     ds = CocoDataset(data_root=str(tmp_path), ann_file='annotations/instances_train2017.json',
                      data_prefix=dict(img='train2017/'), filter_cfg=None, pipeline=[], test_mode=True,
                      metainfo=dict(classes=glyph_classes(background=False)))
@@ -60,11 +71,12 @@ def test_coco_layout_read_by_mmdet(tmp_path):
         assert total.max() <= 1  # visible parts do not overlap
     assert flags == [a['iscrowd'] for a in coco['annotations']]  # mostly hidden glyphs: ignored by mmdet
     assert 0 < sum(flags) < len(flags)
-    # deterministic given the seed and the fonts
-    again = make_glyph_coco(str(tmp_path / 'again'), num_train=6, num_val=3, img_size=(96, 128), fonts=FONTS,
-                            val_fonts=1, seed=3, max_objects=12, min_height=16, min_visible=0.95)
-    with open(again['train2017']) as f:
-        assert json.load(f)['annotations'] == coco['annotations']
+    # deterministic given the seed and the fonts; train and val the same without the test split
+    again = make_glyph_coco(str(tmp_path / 'again'), num_test=0, test_fonts=test_fonts, **opts)
+    assert set(again) == {'train2017', 'val2017'} and not osp.exists(osp.join(tmp_path, 'again', 'test2017'))
+    for split in ('train2017', 'val2017'):
+        with open(again[split]) as f, open(files[split]) as g:
+            assert json.load(f) == json.load(g)
     a = np.asarray(Image.open(osp.join(tmp_path, 'train2017', '000000000001.jpg')))
     b = np.asarray(Image.open(osp.join(tmp_path, 'again', 'train2017', '000000000001.jpg')))
     assert np.array_equal(a, b)
@@ -73,8 +85,14 @@ def test_coco_layout_read_by_mmdet(tmp_path):
 def test_ade20k_layout_read_by_mmseg(tmp_path):
     from mmseg.datasets import BaseSegDataset
     from mmseg.datasets.transforms import LoadAnnotations
-    make_glyph_ade20k(str(tmp_path), num_train=4, num_val=2, img_size=(64, 64), fonts=FONTS, seed=1,
-                      max_objects=6, min_height=8)
+    out = make_glyph_ade20k(str(tmp_path), num_train=4, num_val=2, num_test=3, img_size=(64, 64), fonts=FONTS,
+                            seed=1, max_objects=6, min_height=8)
+    assert out == {k: osp.join(str(tmp_path), 'images', v)
+                   for k, v in (('train', 'training'), ('val', 'validation'), ('test', 'testing'))}
+    for split, stem, n in (('validation', 'valid', 2), ('testing', 'test', 3)):
+        names = sorted(p.name for p in (tmp_path / 'annotations' / split).iterdir())
+        assert names == [f'ADE_{stem}_{i:08d}.png' for i in range(n)]
+        assert len(list((tmp_path / 'images' / split).iterdir())) == n
     ds = BaseSegDataset(data_root=str(tmp_path), img_suffix='.jpg', seg_map_suffix='.png',
                         reduce_zero_label=True,
                         data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),

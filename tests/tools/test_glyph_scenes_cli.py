@@ -34,10 +34,11 @@ def _dataset(base, data_root, loader):
 def test_both_layouts_read_by_the_glyph_configs(tmp_path, capsys):
     main = _main()
     out = tmp_path / 'data'
-    assert main(['both', str(out), '--num-train', '3', '--num-val', '2', '--img-size', '64', '80',
-                 '--val-fonts', '1', '--max-objects', '4', '--min-height', '12', '--seed', '5']) == 0
+    assert main(['both', str(out), '--num-train', '3', '--num-val', '2', '--num-test', '2',
+                 '--img-size', '64', '80', '--val-fonts', '1', '--max-objects', '4', '--min-height', '12',
+                 '--seed', '5']) == 0
     printed = capsys.readouterr().out
-    assert 'coco: 3 train / 2 val images, 36 classes' in printed and 'ade20k: 3 train' in printed
+    assert 'coco: 3 train / 2 val / 2 test images, 36 classes' in printed and 'ade20k: 3 train' in printed
     coco, ade = out / 'glyph_coco', out / 'glyph_ade20k'
     settings = json.loads((coco / '.mmlavit-generated').read_text())
     assert settings['layout'] == 'coco' and settings['seed'] == 5 and settings['img_size'] == [64, 80]
@@ -50,7 +51,12 @@ def test_both_layouts_read_by_the_glyph_configs(tmp_path, capsys):
     assert cfg.data_command.endswith('glyph_scenes.py coco data/glyph_coco')
     assert len(train.metainfo['classes']) == 36 and len(train) >= 1  # images without glyphs are filtered
     val, _ = _dataset('glyph_coco_instance.py', str(coco), 'val_dataloader')
-    assert len(val) == 2
+    test, cfg = _dataset('glyph_coco_instance.py', str(coco), 'test_dataloader')
+    assert len(val) == 2 and len(test) == 2 and test.ann_file.endswith('instances_test2017.json')
+    assert cfg.test_evaluator.ann_file.endswith('instances_test2017.json')  # scored on test, not val
+    assert cfg.val_evaluator.ann_file.endswith('instances_val2017.json')
+    seg_test, _ = _dataset('glyph_ade20k.py', str(ade), 'test_dataloader')
+    assert len(seg_test) == 2 and seg_test.data_prefix['img_path'].endswith('images/testing')
     seg, _ = _dataset('glyph_ade20k.py', str(ade), 'train_dataloader')
     assert len(seg) == 3 and seg.metainfo['classes'][:2] == ('background', '0')
     assert len(seg.metainfo['classes']) == 37
@@ -59,8 +65,8 @@ def test_both_layouts_read_by_the_glyph_configs(tmp_path, capsys):
     assert main(['coco', str(coco), '--num-train', '3', '--num-val', '2']) == 2
     assert 'already holds generated glyph scenes' in capsys.readouterr().err
     first = (coco / 'annotations' / 'instances_train2017.json').read_text()
-    same = ['--num-train', '3', '--num-val', '2', '--img-size', '64', '80', '--val-fonts', '1',
-            '--max-objects', '4', '--min-height', '12', '--seed', '5']
+    same = ['--num-train', '3', '--num-val', '2', '--num-test', '1', '--img-size', '64', '80',
+            '--val-fonts', '1', '--max-objects', '4', '--min-height', '12', '--seed', '5']
     assert main(['coco', str(coco), *same, '--force']) == 0
     assert (coco / 'annotations' / 'instances_train2017.json').read_text() == first
 
@@ -74,12 +80,16 @@ def test_errors_name_the_fix(tmp_path, capsys):
     assert f"no font under ['{empty}'] draws all 36 characters" in err and 'install fonts' in err
     assert not (tmp_path / 'a').exists()
     assert main(['ade20k', str(tmp_path / 'b'), '--val-fonts', '10000']) == 2
-    assert '--val-fonts 10000 needs at least 10001 fonts' in capsys.readouterr().err
+    assert '--val-fonts 10000 and --test-fonts 0 need at least 10001 fonts' in capsys.readouterr().err
+    assert main(['ade20k', str(tmp_path / 'b'), '--val-fonts', '1', '--test-fonts', '10000']) == 2
+    assert '--test-fonts 10000 need at least 10002 fonts' in capsys.readouterr().err
     (tmp_path / 'c').mkdir()
     (tmp_path / 'c' / 'mine.txt').write_text('x')
     assert main(['coco', str(tmp_path / 'c')]) == 2
     assert 'files this tool did not write' in capsys.readouterr().err
     for bad, message in ((['--img-size', '8', '8'], 'at least 16 px'), (['--num-train', '0'], 'at least 1'),
+                         (['--num-test', '0'], '--num-test must be at least 1'),
+                         (['--test-fonts', '-1'], '0 or more'),
                          (['--chars', 'AA'], 'repeats a character'),
                          (['--min-height', '20', '--max-height', '10'], 'below --min-height')):
         with pytest.raises(SystemExit):
