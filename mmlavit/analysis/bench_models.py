@@ -8,7 +8,10 @@ backbone (through ``mmpretrain.TIMMBackbone``), unchanged but for the backbone.
 
 Per model, at the task's input size (batch 1 for detection, 2 for segmentation, or --batch): inference with
 ``mode='tensor'`` (the network only) and the full ``test_step`` (data preprocessor, heads' post-processing,
-NMS, mask pasting); the training step ``train_step`` (data preprocessor, the real loss on a synthetic batch
+NMS, mask pasting; with random weights the number of detections, and so the post-processing's cost, would be
+random, so every detector's score threshold is set to 0 and each returns its ``max_per_img`` detections, as a
+trained COCO detector does; ``--keep-score-thr`` keeps the configs' thresholds; the table gives the count);
+the training step ``train_step`` (data preprocessor, the real loss on a synthetic batch
 with boxes, masks and labels or a segmentation map, LaViT's DP loss merged as the ``AuxiliaryLossHook`` does,
 backward and the optimizer step of the config's ``optim_wrapper``); the bytes autograd saves for backward in
 that step (each storage once, weights excluded) and the growth of the process RSS during the step. Times are
@@ -24,7 +27,7 @@ import copy
 import json
 import os
 import os.path as osp
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 
@@ -154,6 +157,25 @@ def seg_batch(shape, batch: int = 1, num_classes: int = 150, seed: int = 0):
     return dict(inputs=inputs, data_samples=samples)
 
 
+def set_score_thr(model: torch.nn.Module, thr: float) -> int:
+    """Set ``score_thr`` in every ``test_cfg`` of the model's modules (RetinaNet's head, Mask R-CNN's
+    ``rcnn`` stage) to ``thr``; returns how many were set."""
+    done = set()
+    for m in model.modules():
+        cfg = getattr(m, 'test_cfg', None)
+        for c in (cfg, cfg.get('rcnn') if isinstance(cfg, dict) else None):
+            if isinstance(c, dict) and 'score_thr' in c and id(c) not in done:
+                c['score_thr'] = thr
+                done.add(id(c))
+    return len(done)
+
+
+def count_detections(outputs) -> int:
+    """Detections per image (the mean over the batch) in a ``test_step`` output; -1 for segmentation."""
+    n = [len(o.pred_instances) for o in outputs if 'pred_instances' in o]
+    return round(sum(n) / len(n)) if n else -1
+
+
 def _pop_aux(model) -> None:
     for m in model.modules():
         if hasattr(m, 'pop_aux_losses'):
@@ -214,7 +236,8 @@ def cp_name(name: str, level: str) -> str:
 
 
 def measure_task(task: str, names: List[str], shape, batch: int, warmup: int, rounds: int,
-                 metrics: List[str], memory: bool, with_cp: Sequence[str] = ()) -> List[dict]:
+                 metrics: List[str], memory: bool, with_cp: Sequence[str] = (),
+                 score_thr: Optional[float] = 0.) -> List[dict]:
     scope, _, entries = TASKS[task]
     models, rows = {}, {}
     data = det_batch(shape, batch) if scope == 'mmdet' else seg_batch(shape, batch)
@@ -229,6 +252,8 @@ def measure_task(task: str, names: List[str], shape, batch: int, warmup: int, ro
         if name not in names:
             continue
         model, optim = build(path, backbone, neck, extra)
+        if score_thr is not None:
+            set_score_thr(model, score_thr)
         models[name] = (model, optim)
         rows[name] = dict(task=task, model=name, config=path, shape=list(shape), batch=batch,
                           params=count_params(model), backbone_params=count_params(model.backbone))
@@ -242,6 +267,9 @@ def measure_task(task: str, names: List[str], shape, batch: int, warmup: int, ro
             make = tensor_fn if metric == 'tensor' else predict_fn
             fns = {n: make(m, data) for n, (m, _) in models.items()}
         ts = interleaved(fns, warmup, rounds)
+        if metric == 'predict':
+            for n, f in fns.items():
+                rows[n]['detections'] = count_detections(f())
         for n, t in ts.items():
             rows[n][metric], rows[n][metric + '_median'] = best_median(t)
             print(f'{n}: {metric} {1e3 * min(t):.0f} ms [median {1e3 * rows[n][metric + "_median"]:.0f}]',
@@ -297,10 +325,10 @@ def table(rows: List[dict], rounds: int, warmup: int) -> List[str]:
     lines = [f'Machine: {machine("cpu")}. Best of {rounds} interleaved rounds after {warmup} warm-up '
              '[median]; random weights; "saved act.": bytes autograd keeps for the training step\'s backward '
              '(each storage once, weights excluded); "RSS +": growth of the process RSS during one training '
-             'step.', '',
-             '| model | input | batch | params (M) | backbone (M) | mode=tensor ms | test_step ms '
+             'step; "dets": detections per image in test_step.', '',
+             '| model | input | batch | params (M) | backbone (M) | mode=tensor ms | test_step ms | dets '
              '| training step ms | saved act. MB | RSS + MB |',
-             '|---|---|---|---|---|---|---|---|---|---|']
+             '|---|---|---|---|---|---|---|---|---|---|---|']
 
     def ms(r, k):
         return f"{1e3 * r[k]:.0f} [{1e3 * r[k + '_median']:.0f}]" if k in r else '—'
@@ -308,7 +336,7 @@ def table(rows: List[dict], rounds: int, warmup: int) -> List[str]:
         mem = [f"{r[k]:.0f}" if k in r else '—' for k in ('saved_mb', 'rss_mb')]
         lines.append(f"| {r['model']} | {r['shape'][0]}×{r['shape'][1]} | {r['batch']} | {r['params']:.1f} | "
                      f"{r['backbone_params']:.1f} | {ms(r, 'tensor')} | {ms(r, 'predict')} | "
-                     f"{ms(r, 'train')} | "
+                     f"{r['detections'] if r.get('detections', -1) >= 0 else '—'} | {ms(r, 'train')} | "
                      f"{mem[0]} | {mem[1]} |")
     return lines + [''] + ratio_lines(rows) + share_lines(rows)
 
@@ -352,6 +380,9 @@ def parse_args(argv=None):
                    help="also each LaViT model with the backbone's with_cp: 'block' (with_cp=True, "
                         "'<name> with_cp'; the default of a bare --with-cp) and/or 'ffn' "
                         "('<name> with_cp=ffn')")
+    p.add_argument('--keep-score-thr', action='store_true',
+                   help="keep the configs' score thresholds (default: 0, so every detector returns its "
+                        'max_per_img detections and post-processing costs the same for all)')
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--threads', type=int, default=2, help='torch intra-op threads (the issue measures 2)')
@@ -380,7 +411,8 @@ def main(argv=None) -> int:
         shape = SMOKE_SHAPE if a.smoke else shape
         batch = a.batch or DEFAULT_BATCH[TASKS[task][0]]
         rows += measure_task(task, names, shape, batch, a.warmup, a.rounds, a.metrics, not a.no_memory,
-                             ['block'] if a.with_cp == [] else (a.with_cp or []))
+                             ['block'] if a.with_cp == [] else (a.with_cp or []),
+                             None if a.keep_score_thr else 0.)
     lines = table(rows, a.rounds, a.warmup)
     write_table(osp.join(a.out_dir, 'benchmark_models.md'), lines)
     with open(osp.join(a.out_dir, 'benchmark_models.json'), 'w') as f:

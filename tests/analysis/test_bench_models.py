@@ -2,6 +2,8 @@
 no timing is asserted, only that every measurement is made and reported."""
 import json
 
+import torch
+
 from mmlavit.analysis import bench_models
 
 
@@ -15,8 +17,27 @@ def test_smoke_path_reports_every_measurement(tmp_path):
     assert r['shape'] == list(bench_models.SMOKE_SHAPE) and r['config'].startswith('mmlavit::')
     assert all(r[k] > 0 for k in ('tensor', 'predict', 'train', 'saved_mb', 'params', 'backbone_params'))
     assert r['rss_mb'] >= 0
+    # score_thr 0: the random-weight detector returns max_per_img (100) detections, so post-processing costs
+    # the same for every model of the table
+    assert r['detections'] == 100
     md = open(tmp_path / 'benchmark_models.md').read()
     assert f'| {name} | {bench_models.SMOKE_SHAPE[0]}×{bench_models.SMOKE_SHAPE[1]} | 1 |' in md
+    assert md.count(' | 100 | ') == 2
+
+
+def test_score_threshold_reaches_every_stage():
+    """Both the detector's and its heads' test_cfg (RetinaNet's head; Mask R-CNN's rcnn stage) are set."""
+    from mmengine.config import ConfigDict
+
+    class Head(torch.nn.Module):
+        def __init__(self, cfg):
+            super().__init__()
+            self.test_cfg = cfg
+
+    shared = ConfigDict(rpn=dict(nms_pre=1000), rcnn=dict(score_thr=0.05, max_per_img=100))
+    model = torch.nn.Sequential(Head(shared), Head(shared.rcnn), Head(ConfigDict(score_thr=0.05)), Head(None))
+    assert bench_models.set_score_thr(model, 0.) == 2
+    assert shared.rcnn.score_thr == 0. and model[2].test_cfg.score_thr == 0. and 'score_thr' not in shared.rpn
 
 
 def test_ratios_are_against_the_fastest_implementation_of_the_peer():
