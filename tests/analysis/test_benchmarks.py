@@ -40,15 +40,16 @@ def test_benchmark_backbones_sweep(tmp_path):
 
 
 def test_benchmark_gpu_cpu_smoke(tmp_path):
-    """The GPU suite's --device cpu --quick path: fp32, bf16 autocast and torch.compile (aot_eager), each
-    with a training step whose loss and gradients must be finite and whose peak memory is reported."""
+    """The GPU suite's --device cpu --quick path: fp32, bf16 autocast and torch.compile (the eager backend:
+    dynamo's graph capture; AOT autograd's capture of LaViT is test_lavit.py's compile test), each with a
+    training step whose loss and gradients must be finite and whose peak memory is reported."""
     from mmlavit.analysis.bench_gpu import main
     assert main(['--device', 'cpu', '--quick', '--models', 'LaViT-T', '--shapes', '64', '--modes', 'fp32',
                  'amp-bf16', 'compile', '--out-dir', str(tmp_path)]) == 0
     table = (tmp_path / 'benchmark_gpu.md').read_text()
     for mode in ('fp32', 'amp-bf16', 'compile'):
         assert f'| LaViT-T | 64×64 | 1 | {mode} |' in table
-    assert table.count('| True |') == 3 and 'RSS growth' in table
+    assert table.count('| True |') == 3 and 'RSS growth' in table and 'compile backend eager' in table
 
 
 def test_benchmark_distill_uses_the_committed_method_configs(tmp_path):
