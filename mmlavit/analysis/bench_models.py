@@ -10,7 +10,9 @@ Per model, at the task's input size (batch 1 for detection, 2 for segmentation, 
 ``mode='tensor'`` (the network only) and the full ``test_step`` (data preprocessor, heads' post-processing,
 NMS, mask pasting; with random weights the number of detections, and so the post-processing's cost, would be
 random, so every detector's score threshold is set to 0 and each returns its ``max_per_img`` detections, as a
-trained COCO detector does; ``--keep-score-thr`` keeps the configs' thresholds; the table gives the count);
+trained COCO detector mostly does; RetinaNet then post-processes its full ``nms_pre`` candidates per level,
+more than a trained one, so its test_step is an upper bound; ``--keep-score-thr`` keeps the configs'
+thresholds; the table gives the count);
 the training step ``train_step`` (data preprocessor, the real loss on a synthetic batch
 with boxes, masks and labels or a segmentation map, LaViT's DP loss merged as the ``AuxiliaryLossHook`` does,
 backward and the optimizer step of the config's ``optim_wrapper``); the bytes autograd saves for backward in
