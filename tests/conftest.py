@@ -56,8 +56,19 @@ def _memoize_collect_env():
 
 def pytest_collection_modifyitems(config, items):
     """Tests that train or run tools first, so that under ``--dist loadgroup`` (below) the short in-process
-    tests fill the end of the run on both workers."""
-    items.sort(key=lambda item: not _runs_subprocesses(item))  # stable: file order otherwise
+    tests fill the end of the run on both workers. A module with a module-scoped fixture moves as a whole and
+    keeps its file order (its tests may build on the state the previous ones left)."""
+    root = str(config.rootpath)
+    heavy = {}
+    for item in items:
+        path = item.nodeid.split('::')[0]
+        unit = path if _has_module_fixture(osp.join(root, path)) else item.nodeid
+        heavy[unit] = heavy.get(unit, False) or _runs_subprocesses(item)
+
+    def light(item):
+        path = item.nodeid.split('::')[0]
+        return not heavy[path if path in heavy else item.nodeid]
+    items.sort(key=light)  # stable: file order otherwise
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -134,12 +145,12 @@ _IN_PROCESS = dict(last_start=0)
 
 
 def run_tool_in_process(args, cwd=ROOT):
-    """Run one of this repository's ``tools/*.py`` as ``python tools/x.py ARGS`` would, inside this process:
-    ``sys.argv`` set, ``__name__ == '__main__'``, stdout, stderr and warnings captured, the exit status taken
-    from ``SystemExit`` (an uncaught exception: status 1 and its traceback on stderr). Returns a
-    CompletedProcess like :func:`run_tool`. It skips the interpreter start-up (importing torch, mmengine and
-    the toolboxes, ~10 s a run on this machine), which every test process has paid already; our tools import
-    ``mmlavit`` themselves, so they see what a fresh process sees."""
+    """Run one of this repository's ``tools/*.py`` or ``demo/*.py`` as ``python tools/x.py ARGS`` would,
+    inside this process: ``sys.argv`` set, ``__name__ == '__main__'``, stdout, stderr and warnings captured,
+    the exit status taken from ``SystemExit`` (an uncaught exception: status 1 and its traceback on stderr).
+    Returns a CompletedProcess like :func:`run_tool`. It skips the interpreter start-up (importing torch,
+    mmengine and the toolboxes, ~10 s a run on this machine), which every test process has paid already; our
+    tools import ``mmlavit`` themselves, so they see what a fresh process sees."""
     import contextlib
     import io
     import runpy
@@ -201,16 +212,17 @@ def _subclasses(cls):
 
 
 def _runs_in_process(args, env):
-    """Our own Python tools, without environment changes, run in the test's process."""
+    """Our own Python tools (``tools/``, ``demo/``), without environment changes, run in this process."""
     script = str(args[0])
     return (env is None and script.endswith('.py') and not osp.isabs(script)
-            and script.replace(os.sep, '/').startswith('tools/'))
+            and script.replace(os.sep, '/').startswith(('tools/', 'demo/')))
 
 
 def tool_call(args, cwd=ROOT, timeout=900, env=None, process=False):
-    """What the ``tool`` fixture calls: ``tools/*.py`` in this process (:func:`run_tool_in_process`), anything
-    else — and any call with ``env`` or ``process=True``, kept where a test is about the process itself (a
-    kill, an exit status, a fresh interpreter's imports) — as a subprocess (:func:`run_tool`)."""
+    """What the ``tool`` fixture calls: ``tools/*.py`` and ``demo/*.py`` in this process
+    (:func:`run_tool_in_process`), anything else — and any call with ``env`` or ``process=True``, kept where a
+    test is about the process itself (a kill, an exit status, a fresh interpreter's imports) — as a subprocess
+    (:func:`run_tool`)."""
     if not process and _runs_in_process(args, env):
         return run_tool_in_process(args, cwd=cwd)
     return run_tool(args, cwd=cwd, timeout=timeout, env=env)

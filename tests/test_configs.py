@@ -1,5 +1,6 @@
-"""Every shipped config, used as the only ``_base_ = 'mmlavit::<path>'`` of a user config, builds its model,
-datasets and evaluators the way mmengine's Runner does (root registries + the config's ``default_scope``);
+"""Every shipped config, used as the only ``_base_ = 'mmlavit::<path>'`` of a user config, builds its model
+(a distiller with a frozen teacher of random weights: teacher checkpoints are not shipped), datasets and
+evaluators the way mmengine's Runner does (root registries + the config's ``default_scope``);
 relative ``_base_`` paths work too."""
 import copy
 import glob
@@ -70,13 +71,14 @@ def _build_dataset(ds_cfg):
 def test_config_builds_as_mmlavit_base(path, tmp_path, coco_root, monkeypatch):
     monkeypatch.chdir(ROOT)  # teacher configs are given relative to the repository
     cfg = _as_mmlavit_base(path, tmp_path)
+    assert 'distiller' not in cfg, 'the old top-level distiller block is not read any more'
     assert cfg.default_scope in ('mmpretrain', 'mmdet', 'mmseg')
     # the outermost typed dicts carry the config's own scope, not the package name
     assert cfg.model.get('_scope_') == cfg.default_scope
     model = _build_model(cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
-    if type(model).__name__ == 'SingleTeacherDistiller':
-        assert not model.teacher.training
+    if type(model).__name__ == 'SingleTeacherDistiller':  # the teacher frozen, in eval mode
+        assert not model.teacher.training and not any(p.requires_grad for p in model.teacher.parameters())
     for split in ('train', 'val', 'test'):
         loader = cfg.get(f'{split}_dataloader')
         if loader:
