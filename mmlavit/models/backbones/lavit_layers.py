@@ -32,12 +32,19 @@ class OverlapPatchEmbed(nn.Module):
         return self.norm(x.flatten(2).transpose(1, 2)), (hw[0], hw[1])  # symbolic sizes stay so (export)
 
 
+#: The largest FFN hidden map (bytes) computed in one piece at inference on a CPU: under glibc's 32 MiB
+#: ceiling for serving a block from the heap, so that the bands' blocks are reused instead of mapped anew.
+BAND_BYTES = 24 << 20
+
+
 class DWConvFFN(nn.Module):
     """PVTv2 feed-forward: fc -> 3×3 depth-wise conv -> GELU -> fc. ``(B, N, C) -> (B, N, C)``.
 
-    fc1/fc2 run as 1×1 convolutions (the same weights) on the channels-last view of the tokens; where nothing
-    needs gradients, GELU runs in place on the depth-wise conv's output (one large allocation and its page
-    faults fewer).
+    fc1/fc2 run as 1×1 convolutions (the same weights) on the channels-last view of the tokens. Where nothing
+    needs gradients, GELU runs in place on the depth-wise conv's output, and on a CPU a hidden map larger
+    than :data:`BAND_BYTES` is computed in bands of rows (each with the one-row halo the 3×3 conv reads):
+    the same values, without the large blocks that glibc's malloc maps afresh, and the kernel faults in and
+    zeroes, on every call (docs/lavit_design.md, "Fast paths").
 
     Args:
         dim (int): Token channels C.
@@ -64,13 +71,34 @@ class DWConvFFN(nn.Module):
             x = torch.ops.aten.gelu_(x)  # the same kernel, writing into the conv's output
         return F.conv2d(self.drop(x), self.fc2.weight[:, :, None, None], self.fc2.bias)
 
+    def band_rows(self, x) -> int:
+        """Rows per band for the channels-last view ``x`` (B, C, H, W); ``H`` (one piece) where the hidden map
+        fits in :data:`BAND_BYTES`, gradients are needed, an export is traced or ``x`` is not on a CPU."""
+        b, _, h, w = x.shape
+        if x.requires_grad or _exporting() or x.device.type != 'cpu':
+            return h
+        row = b * w * self.fc1.out_features * x.element_size()
+        return h if row * h <= BAND_BYTES else max(1, BAND_BYTES // row)
+
+    def _banded(self, x, rows: int):  # (B, C, H, W) channels-last view -> same, ``rows`` output rows a band
+        b, c, h, w = x.shape
+        halo = self.dwconv.padding[0]
+        out = x.new_empty(b, h, w, self.fc2.out_features)  # the tokens' layout
+        for r0 in range(0, h, rows):
+            r1 = min(r0 + rows, h)
+            a, e = max(r0 - halo, 0), min(r1 + halo, h)  # input rows the band's conv reads
+            y = self._hidden(x[:, :, a:e])  # rows of y at a halo from a cut are dropped below
+            out[:, r0:r1] = y[:, :, r0 - a:r1 - a].permute(0, 2, 3, 1)
+        return out.permute(0, 3, 1, 2)
+
     def forward(self, x, hw: HW):
         b, n, c = x.shape
         x = x.reshape(b, *hw, c).permute(0, 3, 1, 2)  # channels-last view: no transposing copies
         if self.with_cp and x.requires_grad:
             x = cp.checkpoint(self._hidden, x, use_reentrant=False)
         else:
-            x = self._hidden(x)
+            rows = self.band_rows(x)
+            x = self._hidden(x) if rows >= x.shape[2] else self._banded(x, rows)
         return self.drop(x.permute(0, 2, 3, 1).reshape(b, n, c))
 
 

@@ -481,6 +481,42 @@ def test_ffn_as_1x1_convolutions_equals_the_linear_layers(b, hw):
         assert torch.equal(f(x, hw), got.detach())
 
 
+@pytest.mark.parametrize('b,hw,rows', [(1, (10, 7), 3), (2, (9, 5), 1), (1, (8, 6), 4)])
+def test_ffn_row_bands_equal_one_piece(b, hw, rows, monkeypatch):
+    """At inference on a CPU, a hidden map larger than BAND_BYTES is computed in bands of ``rows`` rows (the
+    last one shorter, or one row each: both halo rows cut); the same values as one piece. Gradients,
+    exports and the maps under the limit take one piece."""
+    from mmlavit.models.backbones import lavit_layers
+    torch.manual_seed(0)
+    f = DWConvFFN(16, 48).eval()
+    x = torch.randn(b, hw[0] * hw[1], 16)
+    with torch.no_grad():
+        whole = f(x, hw)
+        row_bytes = b * hw[1] * 48 * 4
+        monkeypatch.setattr(lavit_layers, 'BAND_BYTES', rows * row_bytes)
+        view = x.reshape(b, *hw, 16).permute(0, 3, 1, 2)
+        assert f.band_rows(view) == rows
+        banded = f(x, hw)
+    assert banded.shape == whole.shape and banded.is_contiguous()
+    assert torch.allclose(banded, whole, atol=1e-6, rtol=1e-6)
+    assert f.band_rows(view.requires_grad_()) == hw[0]  # training: one piece (autograd keeps the map)
+    monkeypatch.setattr(lavit_layers, '_exporting', lambda: True)
+    assert f.band_rows(view.detach()) == hw[0]  # export: one graph for every size
+
+
+def test_lavit_with_ffn_row_bands_gives_the_same_maps(monkeypatch):
+    from mmlavit.models.backbones import lavit_layers
+    torch.manual_seed(0)
+    m = LaViT('tiny-lowsr', drop_path_rate=0.).eval()
+    x = torch.randn(1, 3, 96, 64)
+    with torch.no_grad():
+        ref = m(x)
+        monkeypatch.setattr(lavit_layers, 'BAND_BYTES', 4096)  # every stage's FFN in bands
+        got = m(x)
+    for r, g in zip(ref, got):
+        assert torch.allclose(r, g, atol=1e-5 * r.abs().max().item())
+
+
 def test_pooling_keys_commutes_with_the_product():
     q, k = torch.randn(2, 3, 10, 8), torch.randn(2, 3, 5 * 9, 8)
     assert torch.allclose(pool_keys(q @ k.transpose(-1, -2), (5, 9), (3, 4)),
