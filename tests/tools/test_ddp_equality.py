@@ -4,7 +4,11 @@ the processes) and for a distilled classifier and a distilled detector (KD and a
 learned connector; docs/distributed.md).
 
 The 1-process run calls tools/train.py's ``main`` in the test's process (the script's code, one
-interpreter start-up less); the 2-process run is ``tools/dist_train.sh`` as a user starts it.
+interpreter start-up less). The 2-process runs of all four cases share one ``torchrun`` launch
+(``ddp_cases.py``): each rank calls the same ``main`` once per case, which starts and ends that run's gloo
+group as ``python tools/train.py --launcher pytorch`` under ``tools/dist_train.sh`` does (the script itself is
+what ``test_train_test.py::test_dist_train_two_processes_gloo`` starts); a launch per case would pay the two
+ranks' start-up (~16 s of CPU) four times.
 
 Each case trains one iteration from the same seed on a config that is the shipped one with only these
 changes (a child config in tmp): SGD instead of Adam — Adam's first step is ``lr·g/(|g|+ε)`` per element,
@@ -69,33 +73,58 @@ def _train_py():
     return module.main
 
 
-def _train(nproc, cfg, wd, opts):
-    if nproc == 1:
-        saved, threads = os.environ.get('LOCAL_RANK'), torch.get_num_threads()
-        torch.set_num_threads(1)  # as each of the 2 processes (OMP_NUM_THREADS=1): the same reduction order
-        try:
-            assert _train_py()([cfg, '--work-dir', wd, '--cfg-options', *opts]) == 0
-        finally:  # train.py's parse_args sets LOCAL_RANK for the process; keep the worker's as it was
-            torch.set_num_threads(threads)
-            if saved is None:
-                os.environ.pop('LOCAL_RANK', None)
-            else:
-                os.environ['LOCAL_RANK'] = saved
-        assert not torch.distributed.is_initialized()
-        logs = [osp.join(r, f) for r, _, fs in os.walk(wd) for f in fs if f.endswith('.log')]
-        assert len(logs) == 1, logs
-        out = open(logs[0]).read()
-    else:
-        env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', PORT=_port(), PYTHON=sys.executable)
-        cmd = ['bash', 'tools/dist_train.sh', cfg, str(nproc), '--work-dir', wd, '--cfg-options', *opts]
-        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
-        out = res.stdout + res.stderr
-        assert res.returncode == 0, out[-4000:]
-    assert ('Distributed training: True' in out) == (nproc > 1)
-    assert 'Distributed training: False' in out or nproc > 1
+def _log_text(wd):
+    logs = [osp.join(r, f) for r, _, fs in os.walk(wd) for f in fs if f.endswith('.log')]
+    assert len(logs) == 1, logs
+    with open(logs[0]) as f:
+        return f.read()
+
+
+def _state_dict(wd):
     ck = [f for f in os.listdir(wd) if f in ('iter_1.pth', 'epoch_1.pth')]
     assert ck, os.listdir(wd)
     return torch.load(osp.join(wd, ck[0]), map_location='cpu')['state_dict']
+
+
+_LAST_START = [0]
+
+
+def _train_one_process(cfg, wd, opts):
+    import time
+    # mmengine names a run's logger after the config's file name and the second it starts; every case's
+    # config is a cfg.py: two runs in one second of this process would share one logger (and log file)
+    while int(time.time()) == _LAST_START[0]:
+        time.sleep(0.05)
+    _LAST_START[0] = int(time.time())
+    saved, threads = os.environ.get('LOCAL_RANK'), torch.get_num_threads()
+    torch.set_num_threads(1)  # as each of the 2 processes (OMP_NUM_THREADS=1): the same reduction order
+    try:
+        assert _train_py()([cfg, '--work-dir', wd, '--cfg-options', *opts]) == 0
+    finally:  # train.py's parse_args sets LOCAL_RANK for the process; keep the worker's as it was
+        torch.set_num_threads(threads)
+        if saved is None:
+            os.environ.pop('LOCAL_RANK', None)
+        else:
+            os.environ['LOCAL_RANK'] = saved
+    assert not torch.distributed.is_initialized()
+    assert 'Distributed training: False' in _log_text(wd)
+    return _state_dict(wd)
+
+
+def _train_two_processes(cases, tmp):
+    """Every case's ``tools/train.py`` arguments, run by 2 gloo processes in one launch (ddp_cases.py)."""
+    import json
+    path = tmp / 'cases.json'
+    path.write_text(json.dumps(cases))
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1',
+               PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p))
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nnodes=1', '--node_rank=0',
+           '--master_addr=127.0.0.1', '--nproc_per_node=2', f'--master_port={_port()}',
+           osp.join(ROOT, 'tests', 'tools', 'ddp_cases.py'), str(path)]
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-4000:]
+    return out
 
 
 def _diffs(one, two):
@@ -123,40 +152,20 @@ def _init_checkpoint(cfg, path):
     return {k: v.clone() for k, v in m.state_dict().items()}
 
 
-def _compare(tmp_path, cfg, batch, two_opts=()):
-    """1 process with ``batch``, 2 processes with ``batch // 2`` each (and ``two_opts``), both from the same
-    init; returns the two state dicts after the first step, the initial one and the largest parameter
-    difference (asserted <= TOL)."""
-    init = _init_checkpoint(cfg, tmp_path / 'init.pth')
-    opts = [f'load_from={tmp_path / "init.pth"}']
-    one = _train(1, cfg, str(tmp_path / 'one'), opts + [f'train_dataloader.batch_size={batch}'])
-    two = _train(2, cfg, str(tmp_path / 'two'),
-                 opts + [f'train_dataloader.batch_size={batch // 2}', *two_opts])
+def _compare(run):
+    """The case's 1-process run (``batch``) in this process against its 2-process run (``batch // 2`` each),
+    both from the same init; returns the two state dicts after the first step, the initial one and the
+    largest parameter difference (asserted <= TOL)."""
+    one = _train_one_process(run['cfg'], str(run['dir'] / 'one'),
+                             run['opts'] + [f'train_dataloader.batch_size={run["batch"]}'])
+    two = run['two']
     d = _diffs(one, two)
-    moved = _diffs(one, {k: init[k] for k in one})
-    print(f'{osp.basename(cfg)}: max |param(1 process) - param(2 processes)| = {d:.3g}; '
+    moved = _diffs(one, {k: run['init'][k] for k in one})
+    print(f'{osp.basename(run["cfg"])}: max |param(1 process) - param(2 processes)| = {d:.3g}; '
           f'the step moved parameters by up to {moved:.3g}')
     assert moved > 10 * TOL  # the step did something
     assert d <= TOL, f'2 processes differ from 1 by {d:.3g} (tolerance {TOL})'
-    return one, two, init, d
-
-
-@pytest.fixture(scope='module')
-def fewshot_root(tmp_path_factory):
-    from mmlavit.datasets.synthetic import make_fewshot
-    root = str(tmp_path_factory.mktemp('fewshot'))
-    make_fewshot(root, num_classes=(6, 5, 5), per_class=16, img_size=32, seed=0)
-    return root
-
-
-@pytest.mark.parametrize('method', ['maml', 'gp-maml'])
-def test_meta_training_step_two_processes_equals_one(method, fewshot_root, tmp_path):
-    cfg = _child(tmp_path, f'configs/fewshot/{method}_conv4_synth-fewshot-5way-1shot.py',
-                 'train_dataloader = dict(sampler=dict(shuffle=False), '
-                 f'dataset=dict(data_root={fewshot_root!r}))\n'
-                 f'test_dataloader = dict(dataset=dict(data_root={fewshot_root!r}))\n'
-                 "train_cfg = dict(max_iters=1, val_interval=1000)\n" + HOOKS)
-    _compare(tmp_path, cfg, 4)  # the global meta-batch: tasks 0-3 (rank 0: 0, 2; rank 1: 1, 3)
+    return one, two, run['init'], d
 
 
 def _teacher_checkpoint(config, path):
@@ -182,27 +191,36 @@ def _no_random_aug(config, types):
     return [dict(t) for t in pipe if t['type'] not in types]
 
 
-def test_distilled_classifier_step_two_processes_equals_one(tmp_path):
+def _meta(method, tmp, roots):
+    """MAML / GP-MAML: the global meta-batch of tasks 0-3 (rank 0: 0, 2; rank 1: 1, 3)."""
+    root = roots['fewshot']
+    cfg = _child(tmp, f'configs/fewshot/{method}_conv4_synth-fewshot-5way-1shot.py',
+                 'train_dataloader = dict(sampler=dict(shuffle=False), '
+                 f'dataset=dict(data_root={root!r}))\n'
+                 f'test_dataloader = dict(dataset=dict(data_root={root!r}))\n'
+                 "train_cfg = dict(max_iters=1, val_interval=1000)\n" + HOOKS)
+    return cfg, 4, []
+
+
+def _distilled_classifier(tmp, roots):
     from mmlavit.datasets.synthetic import make_digits
-    root = str(tmp_path / 'digits')
+    root = str(tmp / 'digits')
     make_digits(root, val_fraction=0.8)
     base = 'configs/distill/kd/kd_resnet32-resnet8x0.5_digits.py'
-    teacher = _teacher_checkpoint('configs/distill/baselines/resnet32_digits.py', tmp_path / 'teacher.pth')
+    teacher = _teacher_checkpoint('configs/distill/baselines/resnet32_digits.py', tmp / 'teacher.pth')
     pipe = _no_random_aug(base, ('RandomCrop', 'RandomFlip'))
-    cfg = _child(tmp_path, base,
+    cfg = _child(tmp, base,
                  f'model = dict(teacher=dict(checkpoint={teacher!r}))\n'
                  'train_dataloader = dict(' + LOADER +
                  f'dataset=dict(data_root={root!r}, pipeline={pipe!r}, indices=[0, 1, 1, 0]))\n'
                  f'test_dataloader = dict(dataset=dict(data_root={root!r}))\n'
                  'train_cfg = dict(max_epochs=1, val_interval=1000)\n' + HOOKS)
-    one, _, _, _ = _compare(tmp_path, cfg, 4)
-    assert not any(k.startswith('teacher.') for k in one)  # the teacher is not saved (nor trained)
+    return cfg, 4, []
 
 
-def test_distilled_detector_step_two_processes_equals_one(tmp_path, coco_root):
+def _distilled_detector(tmp, roots):
     base = 'configs/distill/trg/trg_retinanet_lavit-t-r18_synth-coco.py'
-    teacher = _teacher_checkpoint('configs/lavit/retinanet_lavit-t_fpn_synth-coco.py',
-                                  tmp_path / 'teacher.pth')
+    teacher = _teacher_checkpoint('configs/lavit/retinanet_lavit-t_fpn_synth-coco.py', tmp / 'teacher.pth')
     pipe = _no_random_aug(base, ('RandomFlip',))
     for t in pipe:  # 128x96, half the shipped scale: the equality does not depend on it, the step's time does
         if t['type'] == 'Resize':
@@ -214,21 +232,67 @@ def test_distilled_detector_step_two_processes_equals_one(tmp_path, coco_root):
     fitnet = ("loss_fitnet=dict(student=dict(recorder='feat', item=1, connector=dict(type='ChannelAdapter', "
               "in_channels=256, out_channels=320, norm_cfg=dict(type='BN'))), "
               "teacher=dict(recorder='feat', item=1))")
-    cfg = _child(tmp_path, base,
+    cfg = _child(tmp, base,
                  f'model = dict(teacher=dict(checkpoint={teacher!r}), '
                  "losses=dict(_delete_=True, loss_kd=dict(type='KDLoss', temperature=2.0, loss_weight=1.0), "
                  "loss_fitnet=dict(type='FeatureMSELoss', loss_weight=1.0)), "
                  "loss_inputs=dict(_delete_=True, loss_kd=dict(student=_base_.cls_logits, "
                  f"teacher=_base_.cls_logits), {fitnet}))\n"
                  'train_dataloader = dict(' + LOADER +
-                 f'dataset=dict(data_root={coco_root!r}, pipeline={pipe!r}, indices=[0, 1, 1, 0]))\n'
-                 f'test_dataloader = dict(dataset=dict(data_root={coco_root!r}))\n'
+                 f'dataset=dict(data_root={roots["coco"]!r}, pipeline={pipe!r}, indices=[0, 1, 1, 0]))\n'
+                 f'test_dataloader = dict(dataset=dict(data_root={roots["coco"]!r}))\n'
                  'train_cfg = dict(max_epochs=1, val_interval=1000)\n' + HOOKS)
     # the 2 processes train a second step: DDP (find_unused_parameters=False) raises there if a parameter of
     # the student or a connector got no gradient in the first one; the comparison is after the first step
-    one, two, init, _ = _compare(tmp_path, cfg, 4, two_opts=['train_cfg.max_epochs=2',
-                                                             'default_hooks.checkpoint.max_keep_ckpts=2'])
-    assert osp.isfile(tmp_path / 'two' / 'epoch_2.pth')
+    return cfg, 4, ['train_cfg.max_epochs=2', 'default_hooks.checkpoint.max_keep_ckpts=2']
+
+
+CASES = {'maml': lambda tmp, roots: _meta('maml', tmp, roots),
+         'gp-maml': lambda tmp, roots: _meta('gp-maml', tmp, roots),
+         'distilled classifier': _distilled_classifier,
+         'distilled detector': _distilled_detector}
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory, coco_root):
+    """Every case's config, initial weights and 2-process result (one launch for all, ddp_cases.py):
+    ``{case: dict(cfg, dir, init, opts, batch, two, log)}``; the 1-process runs are the tests'."""
+    from mmlavit.datasets.synthetic import make_fewshot
+    tmp = tmp_path_factory.mktemp('ddp')
+    roots = dict(fewshot=str(tmp / 'fewshot'), coco=coco_root)
+    make_fewshot(roots['fewshot'], num_classes=(6, 5, 5), per_class=16, img_size=32, seed=0)
+    out, argvs = {}, []
+    for i, (name, prepare) in enumerate(CASES.items()):
+        d = tmp / f'case{i}'
+        d.mkdir()
+        cfg, batch, two_opts = prepare(d, roots)
+        init = _init_checkpoint(cfg, d / 'init.pth')
+        opts = [f'load_from={d / "init.pth"}']
+        out[name] = dict(cfg=cfg, dir=d, init=init, opts=opts, batch=batch)
+        argvs.append([cfg, '--launcher', 'pytorch', '--work-dir', str(d / 'two'), '--cfg-options', *opts,
+                      f'train_dataloader.batch_size={batch // 2}', *two_opts])
+    _train_two_processes(argvs, tmp)
+    for run in out.values():
+        run['log'] = _log_text(run['dir'] / 'two')
+        assert 'Distributed training: True' in run['log']
+        run['two'] = _state_dict(run['dir'] / 'two')
+    return out
+
+
+@pytest.mark.parametrize('method', ['maml', 'gp-maml'])
+def test_meta_training_step_two_processes_equals_one(method, runs):
+    _compare(runs[method])
+
+
+def test_distilled_classifier_step_two_processes_equals_one(runs):
+    one, _, _, _ = _compare(runs['distilled classifier'])
+    assert not any(k.startswith('teacher.') for k in one)  # the teacher is not saved (nor trained)
+
+
+def test_distilled_detector_step_two_processes_equals_one(runs):
+    run = runs['distilled detector']
+    one, two, init, _ = _compare(run)
+    assert osp.isfile(run['dir'] / 'two' / 'epoch_2.pth')
     adapter = [k for k in one if k.startswith('connectors.loss_fitnet.') and not k.endswith(BN_STATS)]
     assert adapter and not any(k.startswith('teacher.') for k in one)  # the connector saved, not the teacher
     step = max((one[k] - init[k]).abs().max().item() for k in adapter)
