@@ -34,6 +34,7 @@ import os.path as osp
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -90,7 +91,6 @@ _LAST_START = [0]
 
 
 def _train_one_process(cfg, wd, opts):
-    import time
     # mmengine names a run's logger after the config's file name and the second it starts; every case's
     # config is a cfg.py: two runs in one second of this process would share one logger (and log file)
     while int(time.time()) == _LAST_START[0]:
