@@ -283,6 +283,27 @@ def make_stack_venv(tmp):
     return dict(tmp=tmp, py=py, site=venv_site, src=str(src))
 
 
+def save_random_weights(config, path):
+    """Build the model of ``config`` (a path or ``package::path``, read as a distiller reads its teacher's) in
+    the config's own scope, without ``init_weights`` (nothing downloaded), and save its state dict to
+    ``path``: random weights, which is what tests of the plumbing need. Returns ``path`` as a str."""
+    import torch
+    from mmengine.registry import MODELS, DefaultScope
+
+    from mmlavit.models.distillers import load_teacher_config
+    cfg = load_teacher_config(str(config))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    torch.save({'state_dict': model.state_dict()}, path)
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def random_weights():
+    """:func:`save_random_weights`."""
+    return save_random_weights
+
+
 @pytest.fixture(scope='session')
 def stack_venv_maker():
     """:func:`make_stack_venv`, for module-scoped fixtures of the packaging tests."""

@@ -20,19 +20,7 @@ def init_cpu_dist_if_needed(launcher: str, cfg) -> bool:
         return False
     started = not torch_dist.is_initialized()
     if started:
-        if launcher == 'slurm' and 'RANK' not in os.environ:
-            # map slurm variables as mmengine's _init_dist_slurm does
-            os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
-            os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
-            os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
-            os.environ.setdefault('MASTER_PORT', '29500')
-            os.environ.setdefault('MASTER_ADDR', os.environ.get('SLURM_LAUNCH_NODE_IPADDR', '127.0.0.1'))
-        dist_cfg = dict((cfg.get('env_cfg') or {}).get('dist_cfg') or {})
-        kwargs = {}
-        if 'timeout' in dist_cfg:
-            import datetime
-            kwargs['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
-        torch_dist.init_process_group(backend='gloo', **kwargs)
+        _init_gloo(launcher, cfg)
     if isinstance(cfg.get('env_cfg'), dict) and 'dist_cfg' in cfg.env_cfg:
         cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     # mmengine passes device_ids=[LOCAL_RANK] to DDP, which is only valid for GPU modules: on CPU, DDP
@@ -44,6 +32,23 @@ def init_cpu_dist_if_needed(launcher: str, cfg) -> bool:
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     return started
+
+
+def _init_gloo(launcher: str, cfg) -> None:
+    """The default process group on gloo, with the config's ``env_cfg.dist_cfg`` timeout."""
+    if launcher == 'slurm' and 'RANK' not in os.environ:
+        # map slurm variables as mmengine's _init_dist_slurm does
+        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+        os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
+        os.environ.setdefault('MASTER_PORT', '29500')
+        os.environ.setdefault('MASTER_ADDR', os.environ.get('SLURM_LAUNCH_NODE_IPADDR', '127.0.0.1'))
+    dist_cfg = dict((cfg.get('env_cfg') or {}).get('dist_cfg') or {})
+    kwargs = {}
+    if 'timeout' in dist_cfg:
+        import datetime
+        kwargs['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
+    torch_dist.init_process_group(backend='gloo', **kwargs)
 
 
 def shutdown_dist() -> None:

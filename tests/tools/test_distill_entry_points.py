@@ -8,7 +8,6 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import DefaultScope
 
 import mmlavit  # noqa: F401
 
@@ -91,19 +90,13 @@ LOSSES = {'mmpretrain': ('distill.loss_kd', 'distill.loss_dkd'), 'mmdet': ('dist
 
 
 @pytest.fixture(scope='module')
-def user_configs(tmp_path_factory, cls_root, coco_root, ade_root):
+def user_configs(tmp_path_factory, cls_root, coco_root, ade_root, random_weights):
     """``{scope: config path}``: the user's config + the test's tiny data, with a random teacher on disk."""
-    from mmengine.hub import get_config
-    from mmengine.registry import MODELS
     tmp = tmp_path_factory.mktemp('thin')
     roots = dict(mmpretrain=cls_root, mmdet=coco_root, mmseg=ade_root)
     out = {}
     for scope, text in USER.items():
-        tcfg = get_config(TEACHER[scope])
-        with DefaultScope.overwrite_default_scope(scope):
-            teacher = MODELS.build(tcfg.model)  # no init_weights: nothing downloaded
-        ckpt = tmp / f'{scope}_teacher.pth'
-        torch.save({'state_dict': teacher.state_dict()}, ckpt)
+        ckpt = random_weights(TEACHER[scope], tmp / f'{scope}_teacher.pth')
         p = tmp / f'{scope}_distill.py'
         p.write_text(text.replace('TEACHER_CKPT', str(ckpt)) + TINY[scope].replace('DATA_ROOT', roots[scope])
                      + NO_EVAL)
@@ -191,21 +184,14 @@ UPSTREAM = ('configs/distill/pkd/pkd_retinanet_r101-r50_fpn_2x_coco.py',
 
 
 @pytest.fixture(scope='module')
-def teacher_ckpt(tmp_path_factory):
+def teacher_ckpt(tmp_path_factory, random_weights):
     """``teacher_ckpt(teacher config) -> path``: a random teacher checkpoint on disk (no init_weights:
     nothing downloaded), built once per teacher config; the leaves that share a teacher share it."""
-    from mmengine.registry import MODELS
-
-    from mmlavit.models.distillers import load_teacher_config
     tmp, ckpts = tmp_path_factory.mktemp('teachers'), {}
 
     def get(config):
         if config not in ckpts:
-            tcfg = load_teacher_config(config)
-            with DefaultScope.overwrite_default_scope(tcfg.default_scope):
-                teacher = MODELS.build(tcfg.model)
-            ckpts[config] = tmp / f'teacher{len(ckpts)}.pth'
-            torch.save({'state_dict': teacher.state_dict()}, ckpts[config])
+            ckpts[config] = random_weights(config, tmp / f'teacher{len(ckpts)}.pth')
         return ckpts[config]
     return get
 

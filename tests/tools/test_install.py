@@ -194,20 +194,7 @@ def wheel(venv):
     return glob.glob(str(tmp / 'dist' / 'mmlavit-*.whl'))[0]
 
 
-def _teacher_checkpoint(config, path):
-    """Random teacher weights for ``config`` (the test checks the plumbing), written by this process."""
-    import torch
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, DefaultScope
-
-    import mmlavit  # noqa: F401
-    cfg = Config.fromfile(config)
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, path)
-    return path
-
-
-def test_wheel_into_existing_env_then_mim(venv, wheel, cls_root):
+def test_wheel_into_existing_env_then_mim(venv, wheel, cls_root, random_weights):
     """After the editable install's uninstall: the wheel, as a user installs it into their environment."""
     py, tmp = venv['py'], venv['tmp']
     assert not glob.glob(osp.join(venv['site'], 'mmlavit*')), 'the editable install is still there'
@@ -226,8 +213,8 @@ def test_wheel_into_existing_env_then_mim(venv, wheel, cls_root):
     _mim_test(venv, osp.join(wd, 'epoch_1.pth'), str(tmp / 'wheel_test'), opts, run_dir)
 
     # a shipped distillation config through mim: its teacher config resolves inside the installed package
-    ckpt = _teacher_checkpoint(osp.join(venv['src'], 'configs/distill/baselines/resnet32_synth-cls100.py'),
-                               str(tmp / 'teacher.pth'))
+    ckpt = random_weights(osp.join(venv['src'], 'configs/distill/baselines/resnet32_synth-cls100.py'),
+                          tmp / 'teacher.pth')
     loaders = [f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
                for k in (f'dataset.data_root={cls_root}', 'num_workers=0', 'persistent_workers=False')]
     out = _run([py, '-m', 'mim', 'train', 'mmlavit', 'kd_resnet32-resnet8_synth-cls100.py', '--work-dir',

@@ -81,7 +81,7 @@ class DWConvFFN(nn.Module):
         return h if row * h <= BAND_BYTES else max(1, BAND_BYTES // row)
 
     def _banded(self, x, rows: int):  # (B, C, H, W) channels-last view -> same, ``rows`` output rows a band
-        b, c, h, w = x.shape
+        b, _, h, w = x.shape
         halo = self.dwconv.padding[0]
         out = x.new_empty(b, h, w, self.fc2.out_features)  # the tokens' layout
         for r0 in range(0, h, rows):
