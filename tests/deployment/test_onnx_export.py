@@ -16,10 +16,9 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # small: two heads from stage 1 on, one VA and one LA layer per stage, 4×4 pooled keys
 ARCH = dict(embed_dims=(16, 32, 48, 64), depths=(2, 2, 2, 2), num_heads=(1, 2, 3, 4), mlp_ratios=(2, 2, 2, 2),
             sr_ratios=(4, 2, 1, 1), num_va=(1, 1, 1, 1))
-# three stages for the dynamo export with dynamic sizes (its time grows with the layers: 34 s against 45 s for
-# ARCH on the test machine): every form a fourth stage would trace is here too (sr > 1 and sr = 1, the stage
-# transitions' residual downsampling, the output projection folded into the values in the early stages and
-# not in the last)
+# three stages for the dynamo export with dynamic sizes (its time grows with the layers; docs/notes.md, "The
+# test suite"): every form a fourth stage would trace is here too (sr > 1 and sr = 1, the stage transitions'
+# residual downsampling, the output projection folded into the values in the early stages and not in the last)
 ARCH3 = dict(embed_dims=(16, 32, 64), depths=(2, 2, 2), num_heads=(1, 2, 4), mlp_ratios=(2, 2, 2),
              sr_ratios=(4, 2, 1), num_va=(1, 1, 1))
 TOL = 1e-4  # of the largest output value, fp32

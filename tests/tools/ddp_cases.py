@@ -7,8 +7,8 @@ runs every case through ``tools/train.py``'s own ``main``. The first run starts 
 last one ends it: ``main``'s ``shutdown_dist`` is held back until then, because a gloo group started again
 after ``destroy_process_group`` under the same torchrun store hangs (its rendezvous keys are the first
 group's). Between runs mmengine's global instances (loggers, visualizers, message hubs, default scopes) are
-cleared, as a fresh process has none. One launch pays the interpreter start-up and imports (~8 s of CPU a
-rank on the test machine) once instead of once per case."""
+cleared, as a fresh process has none. One launch pays the interpreter start-up and imports once instead of
+once per case."""
 import importlib.util
 import json
 import os

@@ -8,7 +8,7 @@ interpreter start-up less). The 2-process runs of all four cases share one ``tor
 (``ddp_cases.py``): each rank calls the same ``main`` once per case, which starts and ends that run's gloo
 group as ``python tools/train.py --launcher pytorch`` under ``tools/dist_train.sh`` does (the script itself is
 what ``test_train_test.py::test_dist_train_two_processes_gloo`` starts); a launch per case would pay the two
-ranks' start-up (~16 s of CPU) four times.
+ranks' start-up four times.
 
 Each case trains one iteration from the same seed on a config that is the shipped one with only these
 changes (a child config in tmp): SGD instead of Adam — Adam's first step is ``lr·g/(|g|+ε)`` per element,
