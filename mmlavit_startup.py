@@ -172,12 +172,15 @@ def format_each_config_once() -> None:
 
 
 def read_package_metafiles_once() -> None:
-    """Let mmengine read a package's metafiles once per process and config name.
+    """Let mmengine parse each metafile of a package once per process.
 
     Each ``'mmdet::...'`` (``mmpretrain::``, ``mmseg::``) base makes mmengine (``_get_cfg_metainfo``) parse
-    every metafile the package's ``model-index.yml`` lists (hundreds of YAML files) to find one entry. The
-    installed packages do not change while a process runs, so each (package, config) answer, or its
-    ``ValueError``, is kept and a copy handed out.
+    every metafile the package's ``model-index.yml`` lists (about a hundred YAML files) to find one entry.
+    The installed packages do not change while a process runs, so each (package, config) answer, or its
+    ``ValueError``, is kept and a copy handed out; and the YAML files that ``_get_cfg_metainfo`` loads
+    (through ``mmengine.config.utils.load``, which nothing else in that module calls) are parsed once, so
+    that looking up another config of the same package reads none of them again. mmengine's look-up itself
+    runs unchanged on the parsed files, which it only reads.
     """
     import copy
     import functools
@@ -186,6 +189,20 @@ def read_package_metafiles_once() -> None:
     read = getattr(utils, '_get_cfg_metainfo', None)
     if read is None or getattr(read, '_mmlavit', False):
         return
+    load = getattr(utils, 'load', None)
+    if load is not None and not getattr(load, '_mmlavit', False):
+        parsed = {}
+
+        @functools.wraps(load)
+        def load_once(file, *args, **kwargs):
+            if not isinstance(file, str) or args or kwargs:
+                return load(file, *args, **kwargs)
+            if file not in parsed:
+                parsed[file] = load(file)
+            return parsed[file]
+
+        load_once._mmlavit = True
+        utils.load = load_once
     answers = {}
 
     @functools.wraps(read)
@@ -206,6 +223,35 @@ def read_package_metafiles_once() -> None:
     hub = sys.modules.get('mmengine.hub.hub')  # binds it by name
     if hub is not None and getattr(hub, '_get_cfg_metainfo', None) is read:
         hub._get_cfg_metainfo = _get_cfg_metainfo
+
+
+def look_up_packages_once() -> None:
+    """Let mmengine's config parser check once per process that a ``pkg::`` base's package is installed.
+
+    ``Config._get_cfg_path`` calls ``is_installed(pkg)`` for every ``pkg::`` base it resolves, and that
+    reloads ``pkg_resources`` each time (about 70 ms, so that a package installed while the process runs is
+    seen). A package found once stays installed while the process runs, so a found package is answered from
+    memory; one not found is looked up again each time, as before.
+    """
+    import functools
+
+    from mmengine.config import config
+    check = getattr(config, 'is_installed', None)
+    if check is None or getattr(check, '_mmlavit', False):
+        return
+    found = set()
+
+    @functools.wraps(check)
+    def is_installed(package):
+        if package in found:
+            return True
+        answer = check(package)
+        if answer:
+            found.add(package)
+        return answer
+
+    is_installed._mmlavit = True
+    config.is_installed = is_installed
 
 
 # module name -> the adjustment applied once it has been loaded

@@ -15,10 +15,12 @@ def pytest_configure(config):
     """Per-process set-up before any test module imports torch."""
     _share_the_cores()
     # what ``import mmlavit`` does for every process (each config text formatted once, each package's
-    # metafiles read once), done before any test parses a config without importing mmlavit
+    # metafiles read once and its installation checked once), done before any test parses a config without
+    # importing mmlavit
     import mmlavit_startup
     mmlavit_startup.format_each_config_once()
     mmlavit_startup.read_package_metafiles_once()
+    mmlavit_startup.look_up_packages_once()
     _memoize_collect_env()
 
 

@@ -104,3 +104,51 @@ def test_package_metafiles_are_read_once_per_config_name(monkeypatch):
         with pytest.raises(ValueError, match='but got missing.py'):
             memo('/pkg', 'missing.py')
     assert reads == ['a.py', 'missing.py']
+
+
+def test_each_metafile_is_parsed_once_per_process(monkeypatch, tmp_path):
+    """Looking up several configs of one package parses its index and each metafile once, and answers what
+    mmengine's own look-up answers."""
+    from mmengine import fileio
+    from mmengine.config import utils
+    mim = tmp_path / '.mim'
+    for name, cfgs in (('a', ['a1', 'a2']), ('b', ['b1'])):
+        (mim / 'configs' / name).mkdir(parents=True)
+        (mim / 'configs' / name / 'metafile.yml').write_text(
+            'Models:\n' + ''.join(f'  - Name: {c}\n    Config: configs/{name}/{c}.py\n' for c in cfgs))
+    (mim / 'model-index.yml').write_text('Import:\n  - configs/a/metafile.yml\n  - configs/b/metafile.yml\n')
+    loads = []
+
+    def counting(file, *args, **kwargs):
+        loads.append(file)
+        return fileio.load(file, *args, **kwargs)
+
+    mmengine_read = getattr(utils._get_cfg_metainfo, '__wrapped__', utils._get_cfg_metainfo)
+    monkeypatch.setattr(utils, 'load', counting)
+    monkeypatch.setattr(utils, '_get_cfg_metainfo', mmengine_read)
+    mmlavit_startup.read_package_metafiles_once()
+    memo = utils._get_cfg_metainfo
+    assert memo is not mmengine_read and utils.load is not counting
+    pkg = str(tmp_path)
+    assert memo(pkg, 'a/a2.py') == {'Name': 'a2', 'Config': 'configs/a/a2.py'}
+    assert memo(pkg, 'b/b1.py') == {'Name': 'b1', 'Config': 'configs/b/b1.py'}
+    with pytest.raises(ValueError, match='but got missing'):
+        memo(pkg, 'missing')
+    assert sorted(loads) == sorted(str(p) for p in (mim / 'model-index.yml', mim / 'configs/a/metafile.yml',
+                                                    mim / 'configs/b/metafile.yml'))
+
+
+def test_a_found_package_is_looked_up_once(monkeypatch):
+    from mmengine.config import config
+    asked = []
+
+    def is_installed(package):
+        asked.append(package)
+        return package == 'mmdet'
+
+    monkeypatch.setattr(config, 'is_installed', is_installed)
+    mmlavit_startup.look_up_packages_once()
+    memo = config.is_installed
+    assert memo is not is_installed and memo._mmlavit
+    assert [memo('mmdet'), memo('mmdet'), memo('nope'), memo('nope')] == [True, True, False, False]
+    assert asked == ['mmdet', 'nope', 'nope']  # a package not found is looked up again

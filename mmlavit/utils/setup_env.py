@@ -1,7 +1,7 @@
 """Process-wide set-up that ``import mmlavit`` performs once: the ``mmlavit::`` config scope, safe
 loading of mmengine checkpoints under torch's ``weights_only`` default, and config handling that does each
 piece of work once per process (:func:`mmlavit_startup.format_each_config_once`,
-:func:`mmlavit_startup.read_package_metafiles_once`)."""
+:func:`mmlavit_startup.read_package_metafiles_once`, :func:`mmlavit_startup.look_up_packages_once`)."""
 import codecs
 
 import numpy as np
@@ -70,4 +70,5 @@ def setup_mmlavit_env() -> None:
         allow_mmengine_checkpoint_types()
         mmlavit_startup.format_each_config_once()
         mmlavit_startup.read_package_metafiles_once()
+        mmlavit_startup.look_up_packages_once()
         _DONE = True
