@@ -7,10 +7,10 @@ site-packages (everything but mmlavit: nothing is downloaded or copied), one ven
    ``mim train``, although those tools parse the config before ``custom_imports`` imports mmlavit;
    ``mim train`` / ``mim test`` find our configs by name in the source package;
 2. ``pip uninstall`` leaves nothing of ours;
-3. a built wheel installs with ``--no-deps`` without changing any installed version; ``mim search``,
-   ``mim train`` and ``mim test`` work from it, and ``mim train`` runs a distillation config whose teacher
-   config resolves inside the installed package; installed with ``--target``, the wheel lists every file it
-   installed in its RECORD.
+3. a built wheel installs with ``--no-deps`` without changing any installed version; ``mim search`` works
+   from it, and ``mim train`` and ``mim test`` run the wheel's tools on a shipped distillation config whose
+   teacher config resolves inside the installed package; installed with ``--target``, the wheel lists every
+   file it installed in its RECORD.
 
 The tests of a step build on the state the previous step left (pytest keeps the file order)."""
 import glob
@@ -96,12 +96,16 @@ def venv(tmp_path_factory, stack_venv_maker):
     return stack_venv_maker(tmp_path_factory.mktemp('pkgbase'))
 
 
-def _mim_test(env, checkpoint, work_dir, opts, run_dir):
-    out = _run([env['py'], '-m', 'mim', 'test', 'mmlavit', 'lavit-t_synth-cls.py', '--checkpoint', checkpoint,
-                '--work-dir', work_dir, '--cfg-options', *opts, 'test_dataloader.num_workers=0',
-                'test_dataloader.persistent_workers=False', 'model.head.num_classes=4',
-                'data_preprocessor.num_classes=4'], cwd=run_dir)
+def _mim_test(env, config, checkpoint, work_dir, opts, run_dir):
+    out = _run([env['py'], '-m', 'mim', 'test', 'mmlavit', config, '--checkpoint', checkpoint,
+                '--work-dir', work_dir, '--cfg-options', *opts], cwd=run_dir)
     assert 'accuracy/top1' in out and 'Testing finished successfully' in out
+    return out
+
+
+# what the LaViT-T classifier config needs for `mim test` on the 4-class data, besides the data roots
+LAVIT_TEST = ['test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+              'model.head.num_classes=4', 'data_preprocessor.num_classes=4']
 
 
 @pytest.fixture(scope='module')
@@ -170,7 +174,8 @@ def test_editable_install_then_mim_train(editable, cls_root):
     wd = str(editable['tmp'] / 'editable_wd')
     out, opts, run_dir = _mim_train(editable, cls_root, wd)
     assert osp.join(editable['src'], 'configs', 'lavit', 'lavit-t_synth-cls.py') in out
-    _mim_test(editable, osp.join(wd, 'epoch_1.pth'), str(editable['tmp'] / 'editable_test'), opts, run_dir)
+    _mim_test(editable, 'lavit-t_synth-cls.py', osp.join(wd, 'epoch_1.pth'),
+              str(editable['tmp'] / 'editable_test'), opts + LAVIT_TEST, run_dir)
 
 
 def test_uninstall_leaves_nothing_of_ours(venv, editable):
@@ -207,22 +212,26 @@ def test_wheel_into_existing_env_then_mim(venv, wheel, cls_root, random_weights)
     out = _run([py, '-m', 'mim', 'search', 'mmlavit', '--field', 'config'], cwd=tmp)
     assert 'configs/lavit/lavit-t_synth-cls.py' in out and 'configs/fewshot/gp-maml_conv4' in out
 
-    wd = str(tmp / 'wheel_wd')
-    out, opts, run_dir = _mim_train(venv, cls_root, wd)
-    assert osp.join(venv['site'], 'mmlavit', '.mim', 'tools', 'train.py') in out
-    _mim_test(venv, osp.join(wd, 'epoch_1.pth'), str(tmp / 'wheel_test'), opts, run_dir)
-
-    # a shipped distillation config through mim: its teacher config resolves inside the installed package
+    # a shipped distillation config through `mim train` and `mim test`, which run the wheel's own tools: mim
+    # finds the config in the installed package, and so does the distiller its teacher's config
     ckpt = random_weights(osp.join(venv['src'], 'configs/distill/baselines/resnet32_synth-cls100.py'),
                           tmp / 'teacher.pth')
-    loaders = [f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
-               for k in (f'dataset.data_root={cls_root}', 'num_workers=0', 'persistent_workers=False')]
-    out = _run([py, '-m', 'mim', 'train', 'mmlavit', 'kd_resnet32-resnet8_synth-cls100.py', '--work-dir',
-                str(tmp / 'kd_wd'), '--cfg-options', f'model.teacher.checkpoint={ckpt}', *loaders,
+    opts = [f'model.teacher.checkpoint={ckpt}'] + [
+        f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
+        for k in (f'dataset.data_root={cls_root}', 'num_workers=0', 'persistent_workers=False')]
+    run_dir = tmp / 'run'  # no configs/ folder here: mim must find the config in the package
+    run_dir.mkdir(exist_ok=True)
+    kd, wd = 'kd_resnet32-resnet8_synth-cls100.py', tmp / 'kd_wd'
+    out = _run([py, '-m', 'mim', 'train', 'mmlavit', kd, '--work-dir', str(wd), '--cfg-options', *opts,
                 'train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=8',
                 'train_cfg.max_epochs=1', 'train_cfg.val_interval=9', 'default_hooks.logger.interval=1'],
                cwd=run_dir)
+    assert 'we find the config file in codebase mmlavit' in out
+    assert osp.join(venv['site'], 'mmlavit', '.mim', 'configs', 'distill', 'kd', kd) in out
+    assert osp.join(venv['site'], 'mmlavit', '.mim', 'tools', 'train.py') in out
     assert 'distill.loss_kd' in out and 'Training finished successfully' in out
+    out = _mim_test(venv, kd, str(wd / 'epoch_1.pth'), str(tmp / 'kd_test'), opts, run_dir)
+    assert osp.join(venv['site'], 'mmlavit', '.mim', 'tools', 'test.py') in out
     _run([py, '-m', 'pip', 'uninstall', '-y', '-q', 'mmlavit'], cwd=tmp)
 
 
