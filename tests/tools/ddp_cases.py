@@ -9,6 +9,7 @@ after ``destroy_process_group`` under the same torchrun store hangs (its rendezv
 group's). Between runs mmengine's global instances (loggers, visualizers, message hubs, default scopes) are
 cleared, as a fresh process has none. One launch pays the interpreter start-up and imports once instead of
 once per case."""
+import gc
 import importlib.util
 import json
 import os
@@ -34,6 +35,10 @@ def main() -> int:
     train = importlib.util.module_from_spec(spec)  # the script as a module, not run as __main__
     spec.loader.exec_module(train)
     shutdown, train.shutdown_dist = train.shutdown_dist, lambda: None  # main looks it up at call time
+    # the imported modules out of later garbage collections, as conftest.py does for the test workers
+    # (mmengine's BaseDataset calls gc.collect() per dataset)
+    gc.collect()
+    gc.freeze()
     try:
         for argv in cases:
             _clear_global_instances()

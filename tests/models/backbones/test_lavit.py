@@ -603,7 +603,11 @@ def test_torch_compile_forward_and_backward():
     dynamo = pytest.importorskip('torch._dynamo')
     dynamo.reset()  # LaViT code compiled earlier in this process would be guarded against and recompiled
     torch.manual_seed(0)
-    m = LaViT('tiny-lowsr', drop_path_rate=0.).train()
+    # three stages of one VA and one LA layer: every form a layer, a stage and the residual attention
+    # downsampling take (graph capture time grows with the number of layers, not their width)
+    arch = dict(embed_dims=(16, 32, 64), depths=(2, 2, 2), num_heads=(1, 2, 4), mlp_ratios=(2, 2, 2),
+                sr_ratios=(4, 2, 1), num_va=(1, 1, 1))
+    m = LaViT(arch, out_indices=(0, 1, 2), drop_path_rate=0.).train()
     x = torch.randn(2, 3, 64, 64)
     ref = m(x)[-1]
     ref_dp = m.pop_aux_losses()['loss_dp']
