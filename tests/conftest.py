@@ -154,7 +154,7 @@ def run_tool(args, cwd=ROOT, timeout=900, env=None):
                           env=e)
 
 
-_IN_PROCESS = dict(last_start=0)
+_IN_PROCESS = dict(last_end=0)
 
 
 def run_tool_in_process(args, cwd=ROOT):
@@ -171,11 +171,11 @@ def run_tool_in_process(args, cwd=ROOT):
     import traceback
     import warnings
 
-    # mmengine names a run's logger, visualizer and message hub after the config and the second the run
-    # starts: two runs of one config in the same second of one process would share them
-    while int(time.time()) == _IN_PROCESS['last_start']:
+    # mmengine names a run's logger, visualizer, message hub and log folder after the config and the second
+    # its Runner starts: a run whose Runner starts in the second the previous run ended in could share them,
+    # so each run starts in a later second than the previous one ended
+    while int(time.time()) == _IN_PROCESS['last_end']:
         time.sleep(0.05)
-    _IN_PROCESS['last_start'] = int(time.time())
     out, err = io.StringIO(), io.StringIO()
 
     def show(message, category, filename, lineno, file=None, line=None):
@@ -209,6 +209,7 @@ def run_tool_in_process(args, cwd=ROOT):
                 traceback.print_exc()
                 code = 1
     finally:
+        _IN_PROCESS['last_end'] = int(time.time())
         sys.argv = argv
         os.chdir(old_cwd)
         torch.set_num_threads(threads)

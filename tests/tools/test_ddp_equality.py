@@ -87,20 +87,21 @@ def _state_dict(wd):
     return torch.load(osp.join(wd, ck[0]), map_location='cpu')['state_dict']
 
 
-_LAST_START = [0]
+_LAST_END = [0]
 
 
 def _train_one_process(cfg, wd, opts):
-    # mmengine names a run's logger after the config's file name and the second it starts; every case's
-    # config is a cfg.py: two runs in one second of this process would share one logger (and log file)
-    while int(time.time()) == _LAST_START[0]:
+    # mmengine names a run's logger after the config's file name and the second its Runner starts; every
+    # case's config is a cfg.py: a run whose Runner starts in the second the previous run ended in could get
+    # that run's logger (and log file), so each run starts in a later second than the previous one ended
+    while int(time.time()) == _LAST_END[0]:
         time.sleep(0.05)
-    _LAST_START[0] = int(time.time())
     saved, threads = os.environ.get('LOCAL_RANK'), torch.get_num_threads()
     torch.set_num_threads(1)  # as each of the 2 processes (OMP_NUM_THREADS=1): the same reduction order
     try:
         assert _train_py()([cfg, '--work-dir', wd, '--cfg-options', *opts]) == 0
     finally:  # train.py's parse_args sets LOCAL_RANK for the process; keep the worker's as it was
+        _LAST_END[0] = int(time.time())
         torch.set_num_threads(threads)
         if saved is None:
             os.environ.pop('LOCAL_RANK', None)
