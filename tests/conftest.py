@@ -232,12 +232,14 @@ def _runs_in_process(args, env):
             and script.replace(os.sep, '/').startswith(('tools/', 'demo/')))
 
 
-def tool_call(args, cwd=ROOT, timeout=900, env=None, process=False):
+def tool_call(args, cwd=ROOT, timeout=900, env=None, process=None):
     """What the ``tool`` fixture calls: ``tools/*.py`` and ``demo/*.py`` in this process
     (:func:`run_tool_in_process`), anything else — and any call with ``env`` or ``process=True``, kept where a
     test is about the process itself (a kill, an exit status, a fresh interpreter's imports) — as a subprocess
-    (:func:`run_tool`)."""
-    if not process and _runs_in_process(args, env):
+    (:func:`run_tool`). ``process=False`` runs any script (an upstream tool too) in this process: for a test
+    about what the script does with a config, where what a fresh interpreter adds is tested elsewhere."""
+    if process is False or (process is None and _runs_in_process(args, env)):
+        assert env is None, 'a run in this process cannot change its environment'
         return run_tool_in_process(args, cwd=cwd)
     return run_tool(args, cwd=cwd, timeout=timeout, env=env)
 

@@ -1,7 +1,8 @@
 """Every shipped config, used as the only ``_base_ = 'mmlavit::<path>'`` of a user config, builds its model
 (a distiller with a frozen teacher of random weights: teacher checkpoints are not shipped), datasets and
-evaluators the way mmengine's Runner does (root registries + the config's ``default_scope``);
-relative ``_base_`` paths work too."""
+evaluators the way mmengine's Runner does (root registries + the config's ``default_scope``), and one that
+uses any of our classes imports mmlavit through ``custom_imports`` (what an upstream tool, which never
+imports mmlavit itself, needs); relative ``_base_`` paths work too."""
 import copy
 import glob
 import inspect
@@ -10,7 +11,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset
-from mmengine.registry import DATASETS, METRICS, MODELS, DefaultScope
+from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS, DefaultScope
 
 import mmlavit  # noqa: F401  (enables the mmlavit:: config scope)
 
@@ -67,6 +68,12 @@ def _build_dataset(ds_cfg):
         return reg.build(ds_cfg) if ds_cfg.get('lazy_init') else cls
 
 
+def _ours(obj):
+    """Whether ``obj`` (an instance or a class) is one of mmlavit's."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    return cls.__module__.split('.')[0] == 'mmlavit'
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_config_builds_as_mmlavit_base(path, tmp_path, coco_root, monkeypatch):
     monkeypatch.chdir(ROOT)  # teacher configs are given relative to the repository
@@ -79,11 +86,14 @@ def test_config_builds_as_mmlavit_base(path, tmp_path, coco_root, monkeypatch):
     assert sum(p.numel() for p in model.parameters()) > 0
     if type(model).__name__ == 'SingleTeacherDistiller':  # the teacher frozen, in eval mode
         assert not model.teacher.training and not any(p.requires_grad for p in model.teacher.parameters())
+    ours = [type(m).__name__ for m in model.modules() if _ours(m)]
     for split in ('train', 'val', 'test'):
         loader = cfg.get(f'{split}_dataloader')
         if loader:
             assert loader.dataset.get('_scope_') == cfg.default_scope
-            assert _build_dataset(loader.dataset) is not None
+            dataset = _build_dataset(loader.dataset)
+            assert dataset is not None
+            ours += [type(dataset).__name__] if _ours(dataset) else []
     ann = osp.join(coco_root, 'annotations', 'instances_val2017.json')
     for split in ('val', 'test'):
         metrics = cfg.get(f'{split}_evaluator')
@@ -92,7 +102,15 @@ def test_config_builds_as_mmlavit_base(path, tmp_path, coco_root, monkeypatch):
             if 'ann_file' in m:  # CocoMetric reads its annotation file in __init__
                 m['ann_file'] = ann
             with DefaultScope.overwrite_default_scope(cfg.default_scope):
-                assert METRICS.build(m) is not None
+                metric = METRICS.build(m)
+            assert metric is not None
+            ours += [type(metric).__name__] if _ours(metric) else []
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        ours += [h['type'] for h in cfg.get('custom_hooks', []) if _ours(HOOKS.get(h['type']))]
+    if ours:
+        imports = (cfg.get('custom_imports') or {}).get('imports', [])
+        assert 'mmlavit' in imports, (f'{osp.relpath(path, ROOT)} uses {sorted(set(ours))} of mmlavit but '
+                                      "does not import it: add custom_imports = dict(imports=['mmlavit'])")
 
 
 def test_mmlavit_scope_base_in_a_user_config(tmp_path):

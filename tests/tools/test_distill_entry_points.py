@@ -177,8 +177,10 @@ train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
 train_cfg = dict(max_iters=2, val_interval=100)
 """}
 # the full-size leaves (over stock COCO / ADE20K configs) go through mmdet's / mmseg's own tools/train.py, as
-# their users start them; the small leaves through Runner.from_cfg (the upstream tools also run the thin
-# configs above)
+# their users start them; the small leaves through Runner.from_cfg. The upstream tools run the leaves in this
+# process: what a fresh interpreter adds (the config, not the tool, imports mmlavit) is what the thin configs'
+# runs above and test_install.py's runs check, and test_configs.py checks that every shipped config that uses
+# our classes imports mmlavit through custom_imports.
 UPSTREAM = ('configs/distill/pkd/pkd_retinanet_r101-r50_fpn_2x_coco.py',
             'configs/distill/cwd/cwd_pspnet_r101-r18-d8_4xb4-80k_ade20k-512x512.py')
 
@@ -219,7 +221,7 @@ def test_shipped_dense_leaf_trains_through_the_upstream_tool(leaf, tool, coco_ro
     scope, _, losses = SHIPPED[leaf]
     path, opts = _shipped_config(leaf, tmp_path, coco_root, ade_root, teacher_ckpt)
     wd = tmp_path / 'wd'
-    res = tool([_upstream_train(scope), path, '--work-dir', str(wd), '--cfg-options', *opts])
+    res = tool([_upstream_train(scope), path, '--work-dir', str(wd), '--cfg-options', *opts], process=False)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-4000:]
     for key in losses:
