@@ -56,6 +56,19 @@ def _memoize_collect_env():
     runner.collect_env = collect_env
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_unchanged():
+    """A test leaves torch's intra-op thread count as it found it: a test that raised it would oversubscribe
+    the cores for every later test of its worker (and slow the other worker down)."""
+    import torch
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        left = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        pytest.fail(f'the test left torch with {left} threads instead of {threads}')
+
+
 def pytest_collection_finish(session):
     """Leave the objects that exist after collection (the imported torch, mmengine and the three toolboxes,
     most of the process's heap) out of every later garbage collection: mmengine's ``BaseDataset`` calls

@@ -28,8 +28,8 @@ import torch
 
 from mmlavit.analysis.models import BACKBONES, AttentionLayer, build_backbone, count_params
 from mmlavit.analysis.report import write_table
-from mmlavit.analysis.timing import (best_median, interleaved, machine, matmul_peak, release_memory,
-                                     saved_activation_bytes)
+from mmlavit.analysis.timing import (best_median, interleaved, keeps_torch_threads, machine, matmul_peak,
+                                     release_memory, saved_activation_bytes)
 from mmlavit.models.backbones.flops import count_flops
 
 BATCH = {224: 8}  # ImageNet-style batches at 224², one image at the larger sizes
@@ -261,6 +261,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+@keeps_torch_threads
 def main(argv=None) -> int:
     a = parse_args(argv)
     torch.set_num_threads(a.threads)

@@ -35,8 +35,8 @@ import torch
 
 from mmlavit.analysis.models import build_model, count_params
 from mmlavit.analysis.report import write_table
-from mmlavit.analysis.timing import (best_median, interleaved, machine, release_memory, rss_growth,
-                                     saved_activation_bytes)
+from mmlavit.analysis.timing import (best_median, interleaved, keeps_torch_threads, machine, release_memory,
+                                     rss_growth, saved_activation_bytes)
 
 PVT_B = {'b1': dict(embed_dims=64, num_layers=[2, 2, 2, 2]),
          'b2': dict(embed_dims=64, num_layers=[3, 4, 6, 3])}
@@ -396,6 +396,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+@keeps_torch_threads
 def main(argv=None) -> int:
     a = parse_args(argv)
     torch.set_num_threads(a.threads)

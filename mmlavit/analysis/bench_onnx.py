@@ -26,7 +26,7 @@ import torch
 from mmlavit.analysis.bench_backbones import default_batch, parse_shape
 from mmlavit.analysis.models import build_backbone
 from mmlavit.analysis.report import write_table
-from mmlavit.analysis.timing import best_median, interleaved, machine
+from mmlavit.analysis.timing import best_median, interleaved, keeps_torch_threads, machine
 
 PAIRS = [('LaViT-T', 'timm PVTv2-b1'), ('LaViT-S', 'timm PVTv2-b2'), ('LaViT-B', 'timm PVTv2-b3')]
 MODELS = [m for pair in PAIRS for m in pair]
@@ -108,6 +108,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@keeps_torch_threads
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)

@@ -6,6 +6,7 @@ wall times: the machine they ran on, the matmul peak it reaches, the bytes autog
 the peak memory of a step (CUDA's allocator, or the growth of the process RSS on the CPU).
 """
 import ctypes
+import functools
 import gc
 import os
 import statistics
@@ -15,6 +16,20 @@ import time
 from typing import Callable, Dict, Iterable, List, Tuple
 
 import torch
+
+
+def keeps_torch_threads(main: Callable) -> Callable:
+    """``main`` (a benchmark's entry point, which sets torch's intra-op thread count for what it measures)
+    leaves the caller's thread count as it found it, so that calling it in a process that goes on (a test, a
+    notebook) does not change the threads of what runs after it."""
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        threads = torch.get_num_threads()
+        try:
+            return main(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+    return wrapper
 
 
 def sync(device: str) -> None:

@@ -12,7 +12,8 @@ def test_benchmark_backbones_side_by_side(tmp_path):
     matmul peak, the peak share, the training step and the ratio lines; the layer table every stage."""
     from mmlavit.analysis.bench_backbones import main
     assert main(['--models', 'LaViT-T', 'LaViT-T twin', 'LaViT-T scores', 'mmdet PVTv2-b1', '--shapes', '64',
-                 '--train-shapes', '64', '--repeats', '1', '--warmup', '0', '--out-dir', str(tmp_path)]) == 0
+                 '--train-shapes', '64', '--repeats', '1', '--warmup', '0', '--threads', '1',
+                 '--out-dir', str(tmp_path)]) == 0
     table = (tmp_path / 'benchmark_backbones.md').read_text()
     assert 'fp32 matmul peak measured in this run' in table and 'GFLOP/s' in table
     rows = [line for line in table.splitlines() if line.startswith('| LaViT-T | ')]
@@ -31,7 +32,7 @@ def test_benchmark_backbones_sweep(tmp_path):
 
     from mmlavit.analysis.bench_backbones import main
     assert main(['--models', 'LaViT-T', 'mmdet PVTv2-b1', '--sweep', '64', '64x96', '--repeats', '1',
-                 '--warmup', '0', '--out-dir', str(tmp_path)]) == 0
+                 '--warmup', '0', '--threads', '1', '--out-dir', str(tmp_path)]) == 0
     res = json.load(open(tmp_path / 'sweep.json'))
     assert [(r['model'], r['shape']) for r in res['rows']] == [
         ('LaViT-T', [64, 64]), ('mmdet PVTv2-b1', [64, 64]),

@@ -1,10 +1,11 @@
 """mmlavit.analysis.timing: interleaved rounds, the summary, saved and peak memory, the machine line."""
 import time
 
+import pytest
 import torch
 
-from mmlavit.analysis.timing import (best_median, interleaved, machine, matmul_peak, peak_memory,
-                                     release_memory, saved_activation_bytes)
+from mmlavit.analysis.timing import (best_median, interleaved, keeps_torch_threads, machine, matmul_peak,
+                                     peak_memory, release_memory, saved_activation_bytes)
 
 
 def test_rounds_interleave_the_candidates_after_untimed_warmup(capsys):
@@ -53,3 +54,24 @@ def test_machine_names_the_cpu_kernels_and_threads():
 
 def test_matmul_peak_is_a_throughput():
     assert 1e6 < matmul_peak(n=128, repeats=1) < 1e15
+
+
+def test_benchmark_mains_leave_the_callers_threads():
+    """The benchmarks set torch's thread count for what they measure; called in a process that goes on, they
+    give the caller's back, also when they fail."""
+    from mmlavit.analysis import bench_backbones, bench_models, bench_onnx
+
+    @keeps_torch_threads
+    def main(threads, fail=False):
+        torch.set_num_threads(threads)
+        if fail:
+            raise SystemExit('bad argument')
+        return torch.get_num_threads()
+
+    before = torch.get_num_threads()
+    assert main(before + 1) == before + 1 and torch.get_num_threads() == before
+    with pytest.raises(SystemExit):
+        main(before + 2, fail=True)
+    assert torch.get_num_threads() == before
+    for module in (bench_backbones, bench_models, bench_onnx):
+        assert module.main.__wrapped__.__name__ == 'main', module  # the decorated entry point
