@@ -2,8 +2,11 @@
 
     python -m torch.distributed.run --nproc_per_node=2 tests/tools/ddp_cases.py CASES.json
 
-``CASES.json`` is a list of ``tools/train.py`` argument lists (``--launcher pytorch`` among them). Each rank
-runs every case through ``tools/train.py``'s own ``main``. The first run starts the gloo process group and the
+``CASES.json`` is a list of ``tools/train.py`` argument lists (``--launcher pytorch`` among them), or of
+``{"argv": [...], "raises": "DivergenceError"}`` for a run that must raise that exception on every rank (each
+rank prints it as ``[rank<R>]: <module>.<class>: <message>``, as torchrun reports an uncaught one, then meets
+the other at a barrier: neither is left in a collective of the stopped run). Each rank runs every case
+through ``tools/train.py``'s own ``main``. The first run starts the gloo process group and the
 last one ends it: ``main``'s ``shutdown_dist`` is held back until then, because a gloo group started again
 after ``destroy_process_group`` under the same torchrun store hangs (its rendezvous keys are the first
 group's). Between runs mmengine's global instances (loggers, visualizers, message hubs, default scopes) are
@@ -39,12 +42,26 @@ def main() -> int:
     # (mmengine's BaseDataset calls gc.collect() per dataset)
     gc.collect()
     gc.freeze()
+    rank = os.environ.get('RANK')
     try:
-        for argv in cases:
+        for case in cases:
+            argv, raises = (case['argv'], case['raises']) if isinstance(case, dict) else (case, None)
             _clear_global_instances()
-            code = train.main(argv)
+            try:
+                code = train.main(argv)
+            except Exception as e:
+                if type(e).__name__ != raises:
+                    raise
+                name = f'{type(e).__module__}.{type(e).__name__}'
+                print(f'[rank{rank}]: {name}: {e}', file=sys.stderr, flush=True)
+                import torch.distributed as dist
+                dist.barrier()
+                continue
+            if raises is not None:
+                print(f'ddp_cases: rank {rank}: {argv[0]} did not raise {raises}', file=sys.stderr)
+                return 1
             if code:
-                print(f'ddp_cases: rank {os.environ.get("RANK")}: {argv[0]} returned {code}', file=sys.stderr)
+                print(f'ddp_cases: rank {rank}: {argv[0]} returned {code}', file=sys.stderr)
                 return code
     finally:
         shutdown()

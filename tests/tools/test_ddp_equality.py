@@ -1,14 +1,15 @@
 """Data parallel = one process: ``tools/dist_train.sh`` with 2 gloo processes and ``tools/train.py`` with 1
 make the same step on the same global batch, for MAML and GP-MAML meta-training (the meta-batch split across
 the processes) and for a distilled classifier and a distilled detector (KD and a feature loss through a
-learned connector; docs/distributed.md).
+learned connector; docs/distributed.md). The same launch also runs a training that diverges: every rank
+stops at the same iteration (DivergenceGuardHook).
 
 The 1-process run calls tools/train.py's ``main`` in the test's process (the script's code, one
-interpreter start-up less). The 2-process runs of all four cases share one ``torchrun`` launch
+interpreter start-up less). The 2-process runs of all five cases share one ``torchrun`` launch
 (``ddp_cases.py``): each rank calls the same ``main`` once per case, which starts and ends that run's gloo
 group as ``python tools/train.py --launcher pytorch`` under ``tools/dist_train.sh`` does (the script itself is
 what ``test_train_test.py::test_dist_train_two_processes_gloo`` starts); a launch per case would pay the two
-ranks' start-up four times.
+ranks' start-up for each.
 
 Each case trains one iteration from the same seed on a config that is the shipped one with only these
 changes (a child config in tmp): SGD instead of Adam — Adam's first step is ``lr·g/(|g|+ε)`` per element,
@@ -248,6 +249,24 @@ def _distilled_detector(tmp, roots):
     return cfg, 4, ['train_cfg.max_epochs=2', 'default_hooks.checkpoint.max_keep_ckpts=2']
 
 
+# A run that diverges under DDP (tests/engine/test_divergence.py has the 1-process runs): the LR times 1e30
+# after the first epoch (32 images, 2 processes x batch 4: 4 iterations an epoch), so the epoch-1 checkpoint
+# is good and the run diverges in epoch 2
+BLOW_UP = "param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[1], gamma=1e30)]\n"
+
+
+def _diverging(tmp, cls_root):
+    cfg = tmp / 'diverge.py'
+    cfg.write_text(f"_base_ = '{osp.join(ROOT, 'configs', 'lavit', 'lavit-t_synth-cls.py')}'\n" + BLOW_UP)
+    opts = [f'{split}_dataloader.{k}' for split in ('train', 'val', 'test')
+            for k in (f'dataset.data_root={cls_root}', 'batch_size=4', 'num_workers=0',
+                      'persistent_workers=False')]
+    opts += ['model.head.num_classes=4', 'data_preprocessor.num_classes=4', 'train_cfg.max_epochs=3',
+             'train_cfg.val_interval=10', 'default_hooks.checkpoint.interval=1',
+             'default_hooks.checkpoint.max_keep_ckpts=1']
+    return [str(cfg), '--launcher', 'pytorch', '--work-dir', str(tmp / 'wd'), '--cfg-options', *opts]
+
+
 CASES = {'maml': lambda tmp, roots: _meta('maml', tmp, roots),
          'gp-maml': lambda tmp, roots: _meta('gp-maml', tmp, roots),
          'distilled classifier': _distilled_classifier,
@@ -255,9 +274,10 @@ CASES = {'maml': lambda tmp, roots: _meta('maml', tmp, roots),
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory, coco_root):
+def runs(tmp_path_factory, coco_root, cls_root):
     """Every case's config, initial weights and 2-process result (one launch for all, ddp_cases.py):
-    ``{case: dict(cfg, dir, init, opts, batch, two, log)}``; the 1-process runs are the tests'."""
+    ``{case: dict(cfg, dir, init, opts, batch, two, log)}``, the 1-process runs being the tests'; and, last in
+    the launch, the diverging run: ``'diverged': dict(dir, out)`` (its work dir, the launch's output)."""
     from mmlavit.datasets.synthetic import make_fewshot
     tmp = tmp_path_factory.mktemp('ddp')
     roots = dict(fewshot=str(tmp / 'fewshot'), coco=coco_root)
@@ -272,11 +292,15 @@ def runs(tmp_path_factory, coco_root):
         out[name] = dict(cfg=cfg, dir=d, init=init, opts=opts, batch=batch)
         argvs.append([cfg, '--launcher', 'pytorch', '--work-dir', str(d / 'two'), '--cfg-options', *opts,
                       f'train_dataloader.batch_size={batch // 2}', *two_opts])
-    _train_two_processes(argvs, tmp)
+    diverge = tmp / 'diverge'
+    diverge.mkdir()
+    argvs.append(dict(argv=_diverging(diverge, cls_root), raises='DivergenceError'))
+    launch = _train_two_processes(argvs, tmp)
     for run in out.values():
         run['log'] = _log_text(run['dir'] / 'two')
         assert 'Distributed training: True' in run['log']
         run['two'] = _state_dict(run['dir'] / 'two')
+    out['diverged'] = dict(dir=diverge / 'wd', out=launch)
     return out
 
 
@@ -300,3 +324,18 @@ def test_distilled_detector_step_two_processes_equals_one(runs):
     gap = max((one[k] - two[k]).abs().max().item() for k in adapter)
     print(f'connector: moved by up to {step:.3g}, 2 processes differ from 1 by {gap:.3g}')
     assert step > 10 * TOL and gap <= TOL
+
+
+def test_every_rank_stops_on_divergence(runs):
+    """Under DDP both ranks raise at the same iteration (DivergenceGuardHook all-reduces its flag), neither
+    is left in a collective of the stopped run (they meet at a barrier after it), the good checkpoint
+    stays."""
+    import re
+    out, wd = runs['diverged']['out'], runs['diverged']['dir']
+    raised = re.findall(r'\[rank(\d)\]: mmlavit\.engine\.divergence\.DivergenceError: (Training diverged '
+                        r'at iteration \d+ \(epoch \d+, iteration \d+ of \d+\))', out)
+    assert sorted(rank for rank, _ in raised) == ['0', '1'], out[-3000:]  # both ranks raised...
+    assert len({where for _, where in raised}) == 1  # ...at the same iteration
+    assert '(epoch 2, iteration' in raised[0][1]
+    assert sorted(p.name for p in wd.glob('*.pth')) == ['epoch_1.pth']
+    assert 'Distributed training: True' in _log_text(wd)
