@@ -399,11 +399,11 @@ def parse_args(argv=None):
 @keeps_torch_threads
 def main(argv=None) -> int:
     a = parse_args(argv)
-    torch.set_num_threads(a.threads)
     known = {n for _, _, es in TASKS.values() for n, *_ in es}
     for n in a.models or []:
         if n not in known:
             raise SystemExit(f'unknown model {n!r}; known: {sorted(known)}')
+    torch.set_num_threads(a.threads)
     if a.smoke:
         a.warmup, a.rounds = 0, 1
     os.makedirs(a.out_dir, exist_ok=True)
