@@ -203,6 +203,7 @@ def run_tool_in_process(args, cwd=ROOT):
     for c in managers:
         c._instance_dict.clear()
     argv, old_cwd, threads, code = sys.argv, os.getcwd(), torch.get_num_threads(), 0
+    environ = dict(os.environ)  # tools/train.py and test.py set LOCAL_RANK for their process
     try:
         os.chdir(cwd)
         torch.set_num_threads(1)  # as run_tool's OMP_NUM_THREADS=1: the same sums, bit for bit
@@ -225,6 +226,9 @@ def run_tool_in_process(args, cwd=ROOT):
         _IN_PROCESS['last_end'] = int(time.time())
         sys.argv = argv
         os.chdir(old_cwd)
+        for key in set(os.environ) - set(environ):
+            del os.environ[key]
+        os.environ.update(environ)
         torch.set_num_threads(threads)
         for c, instances in managers.items():  # the test's own, as they were
             c._instance_dict.clear()

@@ -4,8 +4,8 @@ the processes) and for a distilled classifier and a distilled detector (KD and a
 learned connector; docs/distributed.md). The same launch also runs a training that diverges: every rank
 stops at the same iteration (DivergenceGuardHook).
 
-The 1-process run calls tools/train.py's ``main`` in the test's process (the script's code, one
-interpreter start-up less). The 2-process runs of all five cases share one ``torchrun`` launch
+The 1-process run is tools/train.py in the test's process (the ``tool`` fixture: one interpreter start-up
+less). The 2-process runs of all five cases share one ``torchrun`` launch
 (``ddp_cases.py``): each rank calls the same ``main`` once per case, which starts and ends that run's gloo
 group as ``python tools/train.py --launcher pytorch`` under ``tools/dist_train.sh`` does (the script itself is
 what ``test_train_test.py::test_dist_train_two_processes_gloo`` starts); a launch per case would pay the two
@@ -35,7 +35,6 @@ import os.path as osp
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -65,16 +64,6 @@ def _child(tmp, base, body):
     return str(path)
 
 
-def _train_py():
-    """tools/train.py as a module: the 1-process run calls its ``main`` in this process (the same code path
-    as ``python tools/train.py``, without a second interpreter's start-up: imports are ~9 s of CPU)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('mmlavit_tools_train', osp.join(ROOT, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def _log_text(wd):
     logs = [osp.join(r, f) for r, _, fs in os.walk(wd) for f in fs if f.endswith('.log')]
     assert len(logs) == 1, logs
@@ -88,26 +77,11 @@ def _state_dict(wd):
     return torch.load(osp.join(wd, ck[0]), map_location='cpu')['state_dict']
 
 
-_LAST_END = [0]
-
-
-def _train_one_process(cfg, wd, opts):
-    # mmengine names a run's logger after the config's file name and the second its Runner starts; every
-    # case's config is a cfg.py: a run whose Runner starts in the second the previous run ended in could get
-    # that run's logger (and log file), so each run starts in a later second than the previous one ended
-    while int(time.time()) == _LAST_END[0]:
-        time.sleep(0.05)
-    saved, threads = os.environ.get('LOCAL_RANK'), torch.get_num_threads()
-    torch.set_num_threads(1)  # as each of the 2 processes (OMP_NUM_THREADS=1): the same reduction order
-    try:
-        assert _train_py()([cfg, '--work-dir', wd, '--cfg-options', *opts]) == 0
-    finally:  # train.py's parse_args sets LOCAL_RANK for the process; keep the worker's as it was
-        _LAST_END[0] = int(time.time())
-        torch.set_num_threads(threads)
-        if saved is None:
-            os.environ.pop('LOCAL_RANK', None)
-        else:
-            os.environ['LOCAL_RANK'] = saved
+def _train_one_process(tool, cfg, wd, opts):
+    """``tools/train.py`` in the test's process (conftest's ``run_tool_in_process``: 1 torch thread, as each
+    of the 2 processes has with OMP_NUM_THREADS=1, so the same reduction order)."""
+    res = tool(['tools/train.py', cfg, '--work-dir', wd, '--cfg-options', *opts])
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert not torch.distributed.is_initialized()
     assert 'Distributed training: False' in _log_text(wd)
     return _state_dict(wd)
@@ -154,11 +128,11 @@ def _init_checkpoint(cfg, path):
     return {k: v.clone() for k, v in m.state_dict().items()}
 
 
-def _compare(run):
+def _compare(run, tool):
     """The case's 1-process run (``batch``) in this process against its 2-process run (``batch // 2`` each),
     both from the same init; returns the two state dicts after the first step, the initial one and the
     largest parameter difference (asserted <= TOL)."""
-    one = _train_one_process(run['cfg'], str(run['dir'] / 'one'),
+    one = _train_one_process(tool, run['cfg'], str(run['dir'] / 'one'),
                              run['opts'] + [f'train_dataloader.batch_size={run["batch"]}'])
     two = run['two']
     d = _diffs(one, two)
@@ -305,18 +279,18 @@ def runs(tmp_path_factory, coco_root, cls_root):
 
 
 @pytest.mark.parametrize('method', ['maml', 'gp-maml'])
-def test_meta_training_step_two_processes_equals_one(method, runs):
-    _compare(runs[method])
+def test_meta_training_step_two_processes_equals_one(method, runs, tool):
+    _compare(runs[method], tool)
 
 
-def test_distilled_classifier_step_two_processes_equals_one(runs):
-    one, _, _, _ = _compare(runs['distilled classifier'])
+def test_distilled_classifier_step_two_processes_equals_one(runs, tool):
+    one, _, _, _ = _compare(runs['distilled classifier'], tool)
     assert not any(k.startswith('teacher.') for k in one)  # the teacher is not saved (nor trained)
 
 
-def test_distilled_detector_step_two_processes_equals_one(runs):
+def test_distilled_detector_step_two_processes_equals_one(runs, tool):
     run = runs['distilled detector']
-    one, two, init, _ = _compare(run)
+    one, two, init, _ = _compare(run, tool)
     assert osp.isfile(run['dir'] / 'two' / 'epoch_2.pth')
     adapter = [k for k in one if k.startswith('connectors.loss_fitnet.') and not k.endswith(BN_STATS)]
     assert adapter and not any(k.startswith('teacher.') for k in one)  # the connector saved, not the teacher
